@@ -31,7 +31,7 @@ from assistant.text import add_words, lexical_tokens, split_sentences
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-FILES = ("chunks.json", "dense.faiss", "sentences.npy")
+FILES = ("chunks.json", "chunks.faiss", "sentences.faiss")
 _QUOTED_TERM = re.compile(r"“([^“”]{2,10})”")
 
 
@@ -47,13 +47,19 @@ class Sentence:
 
 @dataclass
 class PlanIndex:
+    """Chunks and their sentences, each searchable densely (FAISS) and lexically (BM25)."""
+
     chunks: list[Chunk]
-    dense: faiss.Index
-    bm25: BM25Okapi
+    chunk_vectors: faiss.Index
+    chunk_bm25: BM25Okapi
     sentences: list[Sentence]
-    sentence_vectors: np.ndarray
+    sentence_vectors: faiss.Index
+    sentence_bm25: BM25Okapi
     vocabulary: list[str]
     manifest: dict
+
+    def __post_init__(self) -> None:
+        self.sentence_owner = np.fromiter((s.chunk for s in self.sentences), dtype=np.int64, count=len(self.sentences))
 
     def chunk_by_id(self, chunk_id: str) -> Chunk:
         return next(chunk for chunk in self.chunks if chunk.id == chunk_id)
@@ -78,20 +84,20 @@ def build_index(settings: Settings, model: SentenceTransformer | None = None, pr
     add_words(vocabulary)
     model = model or load_model(settings.embedding_model, settings.threads)
 
-    vectors = embed(model, [c.search_text for c in chunks], progress=progress)
     sentences = [Sentence(i, s) for i, c in enumerate(chunks) for s in _chunk_sentences(c)]
-    sentence_vectors = embed(model, [s.text for s in sentences], progress=progress)
+    chunk_vectors = _flat_index(embed(model, [c.search_text for c in chunks], progress=progress))
+    # Sentences are embedded bare (a long chunk dilutes a precise sentence), but searched
+    # lexically with their chunk's heading, which names the topic they belong to.
+    sentence_vectors = _flat_index(embed(model, [s.text for s in sentences], progress=progress))
     tokens = [lexical_tokens(c.search_text) for c in chunks]
-
-    dense = faiss.IndexFlatIP(vectors.shape[1])
-    dense.add(vectors)
+    sentence_tokens = [lexical_tokens(f"{chunks[s.chunk].heading}\n{s.text}") for s in sentences]
     manifest = {
         "format": FORMAT_VERSION,
         "plan_sha256": _sha256_bytes(plan_text.encode("utf-8")),
         "model": settings.embedding_model,
         "chunker": CHUNKER_VERSION,
         "chunks": len(chunks),
-        "dimension": int(vectors.shape[1]),
+        "dimension": int(chunk_vectors.d),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "build_seconds": 0.0,
     }
@@ -101,15 +107,17 @@ def build_index(settings: Settings, model: SentenceTransformer | None = None, pr
         "chunks": [c.to_dict() for c in chunks],
         "tokens": tokens,
         "sentences": [[s.chunk, s.text] for s in sentences],
+        "sentence_tokens": sentence_tokens,
         "vocabulary": vocabulary,
     }, ensure_ascii=False), encoding="utf-8")
-    faiss.write_index(dense, str(staging / "dense.faiss"))
-    np.save(staging / "sentences.npy", sentence_vectors)
+    faiss.write_index(chunk_vectors, str(staging / "chunks.faiss"))
+    faiss.write_index(sentence_vectors, str(staging / "sentences.faiss"))
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
     manifest["files"] = {name: _sha256_file(staging / name) for name in FILES}
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     _replace_dir(staging, settings.index_dir)
-    return PlanIndex(chunks, dense, BM25Okapi(tokens), sentences, sentence_vectors, vocabulary, manifest)
+    return PlanIndex(chunks, chunk_vectors, BM25Okapi(tokens), sentences, sentence_vectors,
+                     BM25Okapi(sentence_tokens), vocabulary, manifest)
 
 
 def load_index(settings: Settings) -> PlanIndex:
@@ -139,13 +147,14 @@ def load_index(settings: Settings) -> PlanIndex:
     try:
         data = json.loads((directory / "chunks.json").read_text(encoding="utf-8"))
         chunks = [Chunk(**c) for c in data["chunks"]]
-        dense = faiss.read_index(str(directory / "dense.faiss"))
-        sentence_vectors = np.load(directory / "sentences.npy")
+        chunk_vectors = faiss.read_index(str(directory / "chunks.faiss"))
+        sentence_vectors = faiss.read_index(str(directory / "sentences.faiss"))
     except Exception as error:  # checksums matched, so this is a bug or a foreign file
         raise IndexProblem(f"index could not be read ({type(error).__name__})") from None
     add_words(data["vocabulary"])
     sentences = [Sentence(i, s) for i, s in data["sentences"]]
-    return PlanIndex(chunks, dense, BM25Okapi(data["tokens"]), sentences, sentence_vectors, data["vocabulary"], manifest)
+    return PlanIndex(chunks, chunk_vectors, BM25Okapi(data["tokens"]), sentences, sentence_vectors,
+                     BM25Okapi(data["sentence_tokens"]), data["vocabulary"], manifest)
 
 
 def ensure_index(settings: Settings, model: SentenceTransformer | None = None, progress: bool = True) -> PlanIndex:
@@ -155,6 +164,13 @@ def ensure_index(settings: Settings, model: SentenceTransformer | None = None, p
     except IndexProblem as problem:
         log.warning("%s; building the index (takes a few seconds)", problem)
         return build_index(settings, model, progress=progress)
+
+
+def _flat_index(vectors: np.ndarray) -> faiss.Index:
+    """Exact inner-product search; the vectors are unit length, so scores are cosines."""
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return index
 
 
 def _chunk_sentences(chunk: Chunk) -> list[str]:

@@ -1,0 +1,292 @@
+"""Extractive answers: the plan's own sentences, quoted verbatim, with numbered citations.
+
+Given the retrieved hits, pick the sentence(s) that best answer the question and
+cite the chunk each came from. An indicator is answered by its table row, a
+glossary term by its definition, a "which parts…" question by the section's
+"——" subsection leads. When retrieval finds nothing that supports an answer, the
+answer says so plainly and cites nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from assistant.chunks import Chunk, cn_numeral
+from assistant.index import PlanIndex
+from assistant.refusal import Evidence, refuse
+from assistant.retrieval import Hit, Query
+from assistant.text import lexical_tokens, normalize, squash
+
+REFUSAL_ZH = "《纲要》中没有提到这方面的内容，无法根据《纲要》回答这个问题。"
+REFUSAL_EN = "The Outline does not mention this, so it cannot be answered from the plan."
+
+_NUMERIC_Q = re.compile(r"多少|几[个家项处所张条座套幢年]?|比例|百分之|比重|覆盖率|目标值|达到|how many|how much|what share|percent|rate|target|number", re.I)
+_LIST_Q = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六]|有什么工作|what are the|which areas|list", re.I)
+_LOCATE_Q = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|什么地方|哪里讲|在哪[里儿]?[讲写说提]|写在哪|讲在哪|where (?:does|is|in)", re.I)
+_DEFINE_Q = re.compile(r"什么是|是什么意思|什么意思|指什么|指的是|是指|含义|解释|是什么|what (?:is|are|does)|mean", re.I)
+# A sentence that states a quantity or an assigned target.
+_QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之")
+_FUTURE_Q = re.compile(r"十四五|2025|到\s*20\d\d|将来|以后|未来|要达到|目标")
+_PAST_Q = re.compile(r"十三五|过去|前五年|已经|取得了|目前|现在")
+MAX_SENTENCES = 2
+CANDIDATE_CHUNKS = 5
+TITLE_COVERAGE = 0.6  # share of a section title's words a question must use to ask for the whole section
+WHOLE_PARAGRAPH_CHARS = 300
+ACHIEVEMENTS = (1, 1)  # 第一章（一）“十三五”主要成就: what was done, not what is planned
+
+
+@dataclass
+class Citation:
+    chapter: int | None
+    section: int | None
+    indicator: int | None
+    glossary: int | None
+    label: str
+    quote: str
+
+
+@dataclass
+class Source:
+    chapter: int | None
+    section: int | None
+    indicator: int | None
+    glossary: int | None
+    label: str
+    text: str
+    score: float
+
+
+@dataclass
+class Answer:
+    """One answer, in the shape of ../shared/CONTRACT.md §1 (plus extra fields)."""
+
+    question: str
+    answer: str
+    answerable: bool
+    citations: list[Citation] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    standalone_question: str = ""
+    language: str = "zh"
+    backend: str = "extractive"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def citation_for(chunk: Chunk, quote: str) -> Citation:
+    return Citation(chunk.chapter, chunk.section, chunk.indicator, chunk.glossary, chunk.label, quote)
+
+
+def source_for(hit: Hit) -> Source:
+    c = hit.chunk
+    return Source(c.chapter, c.section, c.indicator, c.glossary, c.label, c.text, round(hit.dense, 4))
+
+
+def english_label(chunk: Chunk) -> str:
+    if chunk.kind == "indicator":
+        return f"main indicator {chunk.indicator} ({chunk.lead})"
+    if chunk.kind == "glossary":
+        return f"appendix glossary term {chunk.glossary} ({chunk.lead})"
+    if chunk.chapter is None:
+        return "the preamble"
+    where = f"Chapter {chunk.chapter}" + (f", section ({chunk.section})" if chunk.section else "")
+    return f"{where} “{chunk.section_title or chunk.chapter_title}”"
+
+
+@dataclass
+class Scored:
+    hit: Hit
+    sentence: str
+    score: float
+    coverage: float  # IDF-weighted share of the question's words found in the sentence or its heading
+
+
+class ExtractiveAnswerer:
+    """Compose answers from the index's sentences; no model beyond the embedder."""
+
+    def __init__(self, index: PlanIndex) -> None:
+        self.index = index
+        self._sentences_of: dict[int, list[int]] = {}
+        for i, sentence in enumerate(index.sentences):
+            self._sentences_of.setdefault(sentence.chunk, []).append(i)
+        self._sentence_vectors = index.sentence_vectors.reconstruct_n(0, index.sentence_vectors.ntotal)
+        self._sentence_words = [set(lexical_tokens(s.text)) for s in index.sentences]
+        self._heading_words = [set(lexical_tokens(c.heading)) for c in index.chunks]
+        self._title_words = {
+            (c.chapter, c.section): set(lexical_tokens(c.section_title)) for c in index.chunks if c.section
+        }
+        self._idf = index.sentence_bm25.idf
+        # Words the plan never uses weigh like the rarest words it does use.
+        self._unknown_idf = max(self._idf.values())
+
+    def weight(self, token: str) -> float:
+        return max(self._idf.get(token, self._unknown_idf), 0.0)
+
+    def coverage(self, wanted: dict[str, float], found: set[str]) -> float:
+        total = sum(wanted.values()) or 1.0
+        return sum(w for t, w in wanted.items() if t in found) / total
+
+    def wanted_words(self, question: str, query: Query) -> dict[str, float]:
+        """Question words by weight: the question's own words count fully, words carried
+        over from earlier turns (follow-ups) count half."""
+        own = set(lexical_tokens(question))
+        return {t: self.weight(t) * (1.0 if t in own else 0.5) for t in set(query.tokens) | own}
+
+    def answer(self, question: str, query: Query, hits: list[Hit], english: bool) -> Answer:
+        sources = [source_for(h) for h in hits]
+        base = Answer(question=question, answer="", answerable=True, sources=sources,
+                      standalone_question=query.text, language="en" if english else "zh")
+        q = normalize(question)
+        numeric = bool(_NUMERIC_Q.search(q))
+        wanted = self.wanted_words(q, query)
+        ranked = self._rank_sentences(query, wanted, hits, numeric)
+        if not ranked or refuse(self.evidence(q, wanted, hits, ranked, numeric)):
+            return self._refuse(base, english)
+        top = hits[0].chunk
+        if _DEFINE_Q.search(q) and top.kind == "glossary":
+            return self._glossary(base, top, english)
+        if _LIST_Q.search(q) and (leads := self._section_leads(top, wanted)):
+            return self._listing(base, top, leads, english)
+        best = ranked[0]
+        if best.hit.chunk.kind == "indicator":
+            return self._indicator(base, best.hit.chunk, english)
+        if _LOCATE_Q.search(q):
+            return self._locate(base, best, english)
+        if _LIST_Q.search(q) and top.kind == "paragraph" and len(top.text) <= WHOLE_PARAGRAPH_CHARS:
+            return self._quote(base, [Scored(hits[0], top.text, best.score, best.coverage)], english)
+        return self._quote(base, self._pick(ranked), english)
+
+    def evidence(self, question: str, wanted: dict[str, float], hits: list[Hit], ranked: list[Scored],
+                 numeric: bool) -> Evidence:
+        best = ranked[0]
+        return Evidence(
+            dense=hits[0].dense,
+            coverage=best.coverage,
+            plan_coverage=self.coverage(wanted, set(self._idf)),
+            numeric=numeric,
+            has_quantity=bool(_QUANTITY.search(best.sentence)) or best.hit.chunk.kind == "indicator",
+            period_conflict=_period_conflict(question, best.hit.chunk),
+        )
+
+    # -- sentence ranking -------------------------------------------------
+
+    def _rank_sentences(self, query: Query, wanted: dict[str, float], hits: list[Hit], numeric: bool) -> list[Scored]:
+        """Score each sentence of the best chunks: cosine similarity to the query, plus the
+        weighted share of the question's words in the sentence or its heading, plus a
+        prior for its chunk's rank, plus a bonus for a quantity when one is asked for."""
+        scored = []
+        for rank, hit in enumerate(hits[:CANDIDATE_CHUNKS]):
+            heading = self._heading_words[hit.position]
+            for i in self._sentences_of.get(hit.position, []):
+                text = self.index.sentences[i].text
+                coverage = self.coverage(wanted, self._sentence_words[i] | heading)
+                score = float(self._sentence_vectors[i] @ query.vector) + 0.5 * coverage + 0.15 / (rank + 1)
+                if numeric and _QUANTITY.search(text):
+                    score += 0.1
+                scored.append(Scored(hit, text, score, coverage))
+        return sorted(scored, key=lambda s: -s.score)
+
+    def _pick(self, ranked: list[Scored]) -> list[Scored]:
+        """The best sentence, and the runner-up when it is nearly as good."""
+        picked = [ranked[0]]
+        for candidate in ranked[1:MAX_SENTENCES + 2]:
+            if len(picked) == MAX_SENTENCES:
+                break
+            if candidate.score >= 0.9 * ranked[0].score and candidate.sentence != ranked[0].sentence:
+                picked.append(candidate)
+        return picked
+
+    def _section_leads(self, chunk: Chunk, wanted: dict[str, float]) -> list[Chunk]:
+        """The "——" leads of the chunk's section, when the question names that section."""
+        if chunk.kind != "paragraph" or chunk.section is None:
+            return []
+        title = {t: self.weight(t) for t in self._title_words.get((chunk.chapter, chunk.section), set())}
+        if self.coverage(title, set(wanted)) < TITLE_COVERAGE:
+            return []
+        leads: dict[str, Chunk] = {}
+        for c in self.index.chunks:
+            if c.kind == "paragraph" and (c.chapter, c.section) == (chunk.chapter, chunk.section) and c.lead:
+                leads.setdefault(c.lead, c)
+        return list(leads.values()) if len(leads) >= 2 else []
+
+    # -- answer shapes ----------------------------------------------------
+
+    def _refuse(self, base: Answer, english: bool) -> Answer:
+        base.answer, base.answerable, base.citations = (REFUSAL_EN if english else REFUSAL_ZH), False, []
+        return base
+
+    def _indicator(self, base: Answer, chunk: Chunk, english: bool) -> Answer:
+        name, unit, target = chunk.text.split("\t")
+        unit_text = "" if unit.strip() in {"-", ""} else f"（{unit}）"
+        if english:
+            base.answer = f"According to the Outline's main indicator {chunk.indicator}, {name}{unit_text}: {target}. [1]"
+        else:
+            base.answer = f"根据《纲要》主要指标第{chunk.indicator}项，{name}{unit_text}：{target}。[1]"
+        base.citations = [citation_for(chunk, chunk.text)]
+        return base
+
+    def _glossary(self, base: Answer, chunk: Chunk, english: bool) -> Answer:
+        lead = (f"The Outline's glossary (term {chunk.glossary}) explains “{chunk.lead}”: "
+                if english else f"《纲要》附件名词解释第{chunk.glossary}条：{chunk.lead}——")
+        base.answer = f"{lead}{chunk.text}[1]"
+        base.citations = [citation_for(chunk, chunk.text)]
+        return base
+
+    def _listing(self, base: Answer, top: Chunk, leads: list[Chunk], english: bool) -> Answer:
+        where = f"第{cn_numeral(top.chapter)}章（{cn_numeral(top.section)}）{top.section_title}"
+        items = "；".join(f"{n}. {c.lead}[{n}]" for n, c in enumerate(leads, 1))
+        base.answer = (f"{english_label(top)} covers {len(leads)} areas: {items}." if english
+                       else f"《纲要》{where}包括{len(leads)}个方面：{items}。")
+        base.citations = [citation_for(c, "——" + c.lead) for c in leads]
+        return base
+
+    def _locate(self, base: Answer, best: Scored, english: bool) -> Answer:
+        chunk = best.hit.chunk
+        base.answer = (f"The Outline covers this in {english_label(chunk)}: {best.sentence.strip()}[1]" if english
+                       else f"《纲要》在{chunk.label}中讲到这方面内容：{best.sentence.strip()}[1]")
+        base.citations = [citation_for(chunk, best.sentence.strip())]
+        return base
+
+    def _quote(self, base: Answer, picked: list[Scored], english: bool) -> Answer:
+        citations: list[Citation] = []
+        chunk_marker: dict[str, int] = {}
+        parts = []
+        for item in picked:
+            chunk = item.hit.chunk
+            if chunk.id not in chunk_marker:
+                citations.append(citation_for(chunk, item.sentence.strip()))
+                chunk_marker[chunk.id] = len(citations)
+            else:
+                cited = citations[chunk_marker[chunk.id] - 1]
+                cited.quote = _join_quotes(chunk.text, cited.quote, item.sentence.strip())
+            parts.append(f"{item.sentence.strip().removeprefix('——')}[{chunk_marker[chunk.id]}]")
+        first = picked[0].hit.chunk
+        if english:
+            base.answer = f"According to the Outline ({english_label(first)}): " + " ".join(parts)
+        else:
+            base.answer = f"根据《纲要》{first.label}：" + "".join(parts)
+        base.citations = citations
+        return base
+
+
+def _period_conflict(question: str, chunk: Chunk) -> bool:
+    """The question asks about the 14th plan's targets but the passage reports 13th-plan results."""
+    past = (chunk.chapter, chunk.section) == ACHIEVEMENTS
+    return past and bool(_FUTURE_Q.search(question)) and not _PAST_Q.search(question)
+
+
+def _join_quotes(text: str, first: str, second: str) -> str:
+    """Two sentences of one chunk as one verbatim quote: the span from the earlier to the later."""
+    a, b = text.find(first), text.find(second)
+    if a < 0 or b < 0:
+        return first
+    start, end = min(a, b), max(a + len(first), b + len(second))
+    return text[start:end]
+
+
+def quote_is_verbatim(quote: str, plan_text: str) -> bool:
+    """Whether a citation's quote occurs in the plan (whitespace aside)."""
+    return squash(quote.removeprefix("——")) in squash(plan_text)

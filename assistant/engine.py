@@ -1,0 +1,63 @@
+"""The answer API every front end calls: question (+ history) in, cited Answer out.
+
+Loads the model and the index once (building the index when it is missing, stale
+or corrupt), validates input, rewrites follow-ups, retrieves, decides whether the
+plan answers the question, and composes the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sentence_transformers import SentenceTransformer
+
+from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.config import Settings
+from assistant.embeddings import load_model
+from assistant.followup import Turn, standalone_question
+from assistant.index import PlanIndex, ensure_index
+from assistant.retrieval import make_query, search
+from assistant.text import is_english, normalize
+
+log = logging.getLogger(__name__)
+
+
+class BadQuestion(ValueError):
+    """The question cannot be answered as given (empty, too long); the message says why."""
+
+
+@dataclass
+class PlanAssistant:
+    settings: Settings
+    model: SentenceTransformer
+    index: PlanIndex
+    answerer: ExtractiveAnswerer
+    retrieval_mode: str = "hybrid"
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, progress: bool = False) -> "PlanAssistant":
+        settings = settings or Settings()
+        model = load_model(settings.embedding_model, settings.threads)
+        index = ensure_index(settings, model, progress=progress)
+        return cls(settings, model, index, ExtractiveAnswerer(index))
+
+    def check(self, question: str) -> str:
+        """The normalised question, or BadQuestion with a one-line reason."""
+        if not isinstance(question, str):
+            raise BadQuestion("the question must be text")
+        if len(question) > self.settings.max_question_chars * 4:
+            raise BadQuestion(f"the question is too long (at most {self.settings.max_question_chars} characters)")
+        text = normalize(question)
+        if not text:
+            raise BadQuestion("the question is empty")
+        if len(text) > self.settings.max_question_chars:
+            raise BadQuestion(f"the question is too long (at most {self.settings.max_question_chars} characters)")
+        return text
+
+    def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+        text = self.check(question)
+        turns = [t for t in (history or []) if t.role in ("user", "assistant") and t.content.strip()]
+        query = make_query(self.model, standalone_question(text, turns))
+        hits = search(self.index, query, self.settings.top_k, self.retrieval_mode)
+        return self.answerer.answer(question, query, hits, english=is_english(text))

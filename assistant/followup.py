@@ -1,0 +1,61 @@
+"""Turn a follow-up question into one that stands alone, from the conversation so far.
+
+No LLM: a follow-up either switches topic and keeps the question ("那养老呢？" after
+"医疗方面要建哪些新项目？" → "养老 要建哪些新项目") or keeps the topic and asks
+something new ("十三五的时候是多少？" after "绿化覆盖率的目标是多少？" → both together).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.text import normalize
+
+# "那教育方面呢？", "还有交通呢", "And for elderly care?", "what about housing?"
+_TOPIC_SWITCH = re.compile(
+    r"^(?:那么?|那在|还有|再说说|另外|and\s+(?:for|what about|how about)?|what about|how about)\s*"
+    r"(?P<topic>.+?)\s*(?:方面|领域|这块|这一块|这方面)?(?:的话)?(?:呢|怎么样|如何)?\s*[？?。!！]*$",
+    re.IGNORECASE,
+)
+_ENDS_WITH_NE = re.compile(r"(?P<topic>.+?)\s*(?:方面|领域|这块)?呢\s*[？?]*$")
+# Words that point back at something said before.
+_ANAPHORA = re.compile(
+    r"这个|那个|这些|那些|这项|该|它|其中|上述|此|前面|刚才|具体|\b(?:it|its|this|that|these|those|them)\b",
+    re.IGNORECASE,
+)
+# Question words worth carrying over to a new topic: what was asked, not about what.
+_INTENT = re.compile(
+    r"多少|几|哪些|哪几|什么|怎么|如何|目标|要求|比例|达到|新增|新建|要建|建设|项目|措施|规划|安排|举措|时候|哪一年|何时"
+    r"|how many|how much|what|which|when|target|plan",
+    re.IGNORECASE,
+)
+SHORT_QUESTION = 12  # characters; a question this short usually leans on the one before
+
+
+@dataclass
+class Turn:
+    role: str  # "user" or "assistant"
+    content: str
+
+
+def is_follow_up(question: str, history: list[Turn]) -> bool:
+    if not any(turn.role == "user" for turn in history):
+        return False
+    q = normalize(question)
+    return bool(_TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q) or _ANAPHORA.search(q)) or len(q) <= SHORT_QUESTION
+
+
+def standalone_question(question: str, history: list[Turn]) -> str:
+    """The question to retrieve with: `question` itself unless it is a follow-up."""
+    if not is_follow_up(question, history):
+        return question
+    last_user = max(i for i, turn in enumerate(history) if turn.role == "user")
+    # The previous question may itself have been a follow-up.
+    previous = normalize(standalone_question(history[last_user].content, history[:last_user]))
+    q = normalize(question)
+    match = _TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q)
+    if match and not _INTENT.search(match.group("topic")):
+        intent = " ".join(dict.fromkeys(m.group(0) for m in _INTENT.finditer(previous)))
+        return f"{match.group('topic')} {intent}".strip()
+    return f"{previous} {q}"

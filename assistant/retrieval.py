@@ -1,0 +1,120 @@
+"""Hybrid retrieval over the plan index, exposed as a LangChain retriever.
+
+A chunk is ranked by three lists fused by reciprocal rank:
+- dense: cosine similarity (inner product of unit vectors, higher is closer) of the
+  question to the chunk, or to the chunk's best sentence if that is closer (a long
+  paragraph dilutes the one sentence a question is about);
+- BM25 over jieba tokens of the chunk;
+- BM25 of the chunk's best sentence (tokens of the sentence and its heading).
+A BM25 list counts only chunks with a positive score: a zero-score "hit" is noise
+(../shared/MODELS.md). The choice was measured on the dev split (README, "Retrieval").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+from sentence_transformers import SentenceTransformer
+
+from assistant.chunks import Chunk
+from assistant.embeddings import embed
+from assistant.index import PlanIndex
+from assistant.text import lexical_tokens
+
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    position: int  # the chunk's position in PlanIndex.chunks
+    dense: float  # cosine similarity of the chunk or its best sentence, -1…1
+    lexical: float  # BM25 score of the chunk, 0 when no query word occurs
+    score: float  # the ranking score (fused, or dense/BM25 alone)
+
+
+@dataclass
+class Query:
+    text: str
+    vector: np.ndarray
+    tokens: list[str]
+
+
+def make_query(model: SentenceTransformer, text: str) -> Query:
+    return Query(text, embed(model, [text])[0], lexical_tokens(text))
+
+
+def search(index: PlanIndex, query: Query, k: int = 8, mode: str = "hybrid") -> list[Hit]:
+    """The k best chunks for the query; mode is "hybrid", "dense" or "bm25"."""
+    n = len(index.chunks)
+    owner = index.sentence_owner
+    dense = np.maximum(_cosines(index.chunk_vectors, query.vector),
+                       _best_per_chunk(_cosines(index.sentence_vectors, query.vector), owner, n))
+    lexical = np.asarray(index.chunk_bm25.get_scores(query.tokens)) if query.tokens else np.zeros(n)
+    sentence_lexical = (_best_per_chunk(np.asarray(index.sentence_bm25.get_scores(query.tokens)), owner, n)
+                        if query.tokens else np.zeros(n))
+    if mode == "dense":
+        score = dense
+    elif mode == "bm25":
+        score = lexical
+    else:
+        score = _rrf(dense) + _rrf_positive(lexical) + _rrf_positive(sentence_lexical)
+    order = np.argsort(-score, kind="stable")[:k]
+    return [Hit(index.chunks[i], int(i), float(dense[i]), float(lexical[i]), float(score[i])) for i in order]
+
+
+def _cosines(vectors: faiss.Index, vector: np.ndarray) -> np.ndarray:
+    """Cosine of every stored vector to `vector`, in storage order (exact FAISS search)."""
+    similarities, positions = vectors.search(vector.reshape(1, -1).astype(np.float32), vectors.ntotal)
+    scores = np.empty(vectors.ntotal, dtype=np.float32)
+    scores[positions[0]] = similarities[0]
+    return scores
+
+
+def _best_per_chunk(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+    best = np.full(n, -np.inf)
+    np.maximum.at(best, owner, values)
+    return best
+
+
+def _rrf(scores: np.ndarray) -> np.ndarray:
+    ranks = np.empty(len(scores))
+    ranks[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+    return 1.0 / (RRF_K + ranks)
+
+
+def _rrf_positive(scores: np.ndarray) -> np.ndarray:
+    return np.where(scores > 0, _rrf(scores), 0.0)
+
+
+class PlanRetriever(BaseRetriever):
+    """LangChain retriever: Documents carry the chunk's CONTRACT keys and its scores."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    index: PlanIndex
+    model: SentenceTransformer
+    k: int = 8
+    mode: str = "hybrid"
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [to_document(hit) for hit in search(self.index, make_query(self.model, query), self.k, self.mode)]
+
+
+def to_document(hit: Hit) -> Document:
+    chunk = hit.chunk
+    return Document(
+        page_content=chunk.text,
+        id=chunk.id,
+        metadata={
+            "chapter": chunk.chapter, "section": chunk.section, "indicator": chunk.indicator,
+            "glossary": chunk.glossary, "label": chunk.label, "dense": hit.dense, "lexical": hit.lexical,
+            "score": hit.score,
+        },
+    )

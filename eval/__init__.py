@@ -1,0 +1,1 @@
+"""Evaluation set of known answers and its scoring (../shared/CONTRACT.md §3)."""
