@@ -23,12 +23,12 @@ from assistant.text import lexical_tokens, normalize, squash
 REFUSAL_ZH = "《纲要》中没有提到这方面的内容，无法根据《纲要》回答这个问题。"
 REFUSAL_EN = "The Outline does not mention this, so it cannot be answered from the plan."
 
-_NUMERIC_Q = re.compile(r"多少|几[个家项处所张条座套幢年]?|比例|百分之|比重|覆盖率|目标值|达到|how many|how much|what share|percent|rate|target|number", re.I)
+_NUMERIC_Q = re.compile(r"多少|(?<!哪)几[个家项处所张条座套幢年成倍]|百分之几|比例|比重|占比|覆盖率|目标值|how many|how much|what share|percent|rate\b", re.I)
 _LIST_Q = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六]|有什么工作|what are the|which areas|list", re.I)
 _LOCATE_Q = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|什么地方|哪里讲|在哪[里儿]?[讲写说提]|写在哪|讲在哪|where (?:does|is|in)", re.I)
 _DEFINE_Q = re.compile(r"什么是|是什么意思|什么意思|指什么|指的是|是指|含义|解释|是什么|what (?:is|are|does)|mean", re.I)
 # A sentence that states a quantity or an assigned target.
-_QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之")
+_QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二两三四五六七八九十百千万]+[米个家项处所张条座套幢年倍成]")
 _FUTURE_Q = re.compile(r"十四五|2025|到\s*20\d\d|将来|以后|未来|要达到|目标")
 _PAST_Q = re.compile(r"十三五|过去|前五年|已经|取得了|目前|现在")
 MAX_SENTENCES = 2
@@ -148,7 +148,7 @@ class ExtractiveAnswerer:
         top = hits[0].chunk
         if _DEFINE_Q.search(q) and top.kind == "glossary":
             return self._glossary(base, top, english)
-        if _LIST_Q.search(q) and (leads := self._section_leads(top, wanted)):
+        if _LIST_Q.search(q) and (leads := self._section_leads(top, q, wanted)):
             return self._listing(base, top, leads, english)
         best = ranked[0]
         if best.hit.chunk.kind == "indicator":
@@ -199,12 +199,14 @@ class ExtractiveAnswerer:
                 picked.append(candidate)
         return picked
 
-    def _section_leads(self, chunk: Chunk, wanted: dict[str, float]) -> list[Chunk]:
+    def _section_leads(self, chunk: Chunk, question: str, wanted: dict[str, float]) -> list[Chunk]:
         """The "——" leads of the chunk's section, when the question names that section."""
         if chunk.kind != "paragraph" or chunk.section is None:
             return []
         title = {t: self.weight(t) for t in self._title_words.get((chunk.chapter, chunk.section), set())}
-        if self.coverage(title, set(wanted)) < TITLE_COVERAGE:
+        own = {t: w for t, w in wanted.items() if t in set(lexical_tokens(question))}
+        # The question names the section (most of its title) and little else.
+        if self.coverage(title, set(wanted)) < TITLE_COVERAGE or self.coverage(own, set(title)) < TITLE_COVERAGE:
             return []
         leads: dict[str, Chunk] = {}
         for c in self.index.chunks:

@@ -15,6 +15,7 @@ from sentence_transformers import SentenceTransformer
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.config import Settings
 from assistant.embeddings import load_model
+from assistant.expansion import expand
 from assistant.followup import Turn, standalone_question
 from assistant.index import PlanIndex, ensure_index
 from assistant.retrieval import make_query, search
@@ -58,6 +59,6 @@ class PlanAssistant:
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
         text = self.check(question)
         turns = [t for t in (history or []) if t.role in ("user", "assistant") and t.content.strip()]
-        query = make_query(self.model, standalone_question(text, turns))
+        query = make_query(self.model, expand(standalone_question(text, turns)))
         hits = search(self.index, query, self.settings.top_k, self.retrieval_mode)
         return self.answerer.answer(question, query, hits, english=is_english(text))

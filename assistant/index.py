@@ -26,7 +26,7 @@ from assistant.chunks import CHUNKER_VERSION, Chunk, chunk_outline
 from assistant.config import Settings
 from assistant.embeddings import embed, load_model
 from assistant.outline import Outline, parse_outline, read_plan
-from assistant.text import add_words, lexical_tokens, split_sentences
+from assistant.text import TOKENIZER_VERSION, add_words, lexical_tokens, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ def build_index(settings: Settings, model: SentenceTransformer | None = None, pr
         "plan_sha256": _sha256_bytes(plan_text.encode("utf-8")),
         "model": settings.embedding_model,
         "chunker": CHUNKER_VERSION,
+        "tokenizer": TOKENIZER_VERSION,
         "chunks": len(chunks),
         "dimension": int(chunk_vectors.d),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -136,6 +137,7 @@ def load_index(settings: Settings) -> PlanIndex:
         "plan_sha256": _sha256_bytes(read_plan(settings.plan_path).encode("utf-8")),
         "model": settings.embedding_model,
         "chunker": CHUNKER_VERSION,
+        "tokenizer": TOKENIZER_VERSION,
     }
     for key, value in expected.items():
         if manifest.get(key) != value:
