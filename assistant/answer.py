@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from assistant.chunks import Chunk, cn_numeral
+from assistant.expansion import everyday_words
 from assistant.index import PlanIndex
 from assistant.refusal import Evidence, refuse
 from assistant.retrieval import Hit, Query
@@ -121,6 +122,8 @@ class ExtractiveAnswerer:
         self._idf = index.sentence_bm25.idf
         # Words the plan never uses weigh like the rarest words it does use.
         self._unknown_idf = max(self._idf.values())
+        self._known_words = set(self._idf) | everyday_words()
+        self._terms = [t for t in index.vocabulary if len(t) >= 2]
 
     def weight(self, token: str) -> float:
         return max(self._idf.get(token, self._unknown_idf), 0.0)
@@ -165,7 +168,8 @@ class ExtractiveAnswerer:
         return Evidence(
             dense=hits[0].dense,
             coverage=best.coverage,
-            plan_coverage=self.coverage(wanted, set(self._idf)),
+            known=self.coverage(wanted, self._known_words),
+            term_match=any(term in question for term in self._terms),
             numeric=numeric,
             has_quantity=bool(_QUANTITY.search(best.sentence)) or best.hit.chunk.kind == "indicator",
             period_conflict=_period_conflict(question, best.hit.chunk),

@@ -28,7 +28,7 @@ STOPWORDS = frozenset(
     什么 怎么 怎样 如何 多少 哪些 哪个 哪里 哪儿 吗 呢 吧 啊 呀 么 嘛 一下 一些 我 我们 你 你们 他 她 它
     哪 哪几 哪些方面 几个方面 几方面 包括 分别 安排 规划 方面 里 一些 多少家 多少个 几个 几条 几项 是否 有何 哪一年
     区里 长宁 长宁区 纲要 咱们 请问 请 想 知道 问 一个 有没有 是不是 没有 能不能 会不会 可以 方面 情况 关于 具体
-    the a an of to in on for and or is are be what how many much which where when does do did
+    changning shanghai district the a an of to in on for and or is are be what how many much which where when does do did
     will would should can could by with about from as at it its this that there their plan""".split()
 )
 
