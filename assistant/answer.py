@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from assistant.chunks import Chunk, cn_numeral
-from assistant.expansion import everyday_words
 from assistant.index import PlanIndex
 from assistant.refusal import Evidence, refuse
 from assistant.retrieval import Hit, Query
@@ -122,7 +121,6 @@ class ExtractiveAnswerer:
         self._idf = index.sentence_bm25.idf
         # Words the plan never uses weigh like the rarest words it does use.
         self._unknown_idf = max(self._idf.values())
-        self._known_words = set(self._idf) | everyday_words()
         self._terms = [t for t in index.vocabulary if len(t) >= 2]
 
     def weight(self, token: str) -> float:
@@ -146,7 +144,7 @@ class ExtractiveAnswerer:
         numeric = bool(_NUMERIC_Q.search(q))
         wanted = self.wanted_words(q, query)
         ranked = self._rank_sentences(query, wanted, hits, numeric)
-        if not ranked or refuse(self.evidence(q, wanted, hits, ranked, numeric)):
+        if not ranked or refuse(self.evidence(q, query, wanted, hits, ranked, numeric)):
             return self._refuse(base, english)
         top = hits[0].chunk
         if _DEFINE_Q.search(q) and top.kind == "glossary":
@@ -162,13 +160,13 @@ class ExtractiveAnswerer:
             return self._quote(base, [Scored(hits[0], top.text, best.score, best.coverage)], english)
         return self._quote(base, self._pick(ranked), english)
 
-    def evidence(self, question: str, wanted: dict[str, float], hits: list[Hit], ranked: list[Scored],
+    def evidence(self, question: str, query: Query, wanted: dict[str, float], hits: list[Hit], ranked: list[Scored],
                  numeric: bool) -> Evidence:
         best = ranked[0]
         return Evidence(
             dense=hits[0].dense,
             coverage=best.coverage,
-            known=self.coverage(wanted, self._known_words),
+            out_of_scope=float(self.index.out_of_scope.search(query.vector.reshape(1, -1), 1)[0][0][0]),
             term_match=any(term in question for term in self._terms),
             numeric=numeric,
             has_quantity=bool(_QUANTITY.search(best.sentence)) or best.hit.chunk.kind == "indicator",

@@ -36,13 +36,3 @@ def expand(question: str) -> str:
     words = [w for w in dict.fromkeys(" ".join(extra).split()) if w not in question]
     return f"{question} {' '.join(words)}" if words else question
 
-
-@lru_cache(maxsize=1)
-def everyday_words() -> frozenset[str]:
-    """The everyday words the lexicon knows (lower case), as lexical tokens."""
-    from assistant.text import lexical_tokens
-
-    words: set[str] = set()
-    for pattern, _ in _entries():
-        words.update(lexical_tokens(pattern.pattern.replace("\\", "")))
-    return frozenset(words)

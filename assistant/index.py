@@ -31,7 +31,8 @@ from assistant.text import TOKENIZER_VERSION, add_words, lexical_tokens, split_s
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-FILES = ("chunks.json", "chunks.faiss", "sentences.faiss")
+FILES = ("chunks.json", "chunks.faiss", "sentences.faiss", "out_of_scope.faiss")
+OUT_OF_SCOPE = Path(__file__).with_name("lexicon") / "out_of_scope.txt"
 _QUOTED_TERM = re.compile(r"“([^“”]{2,10})”")
 
 
@@ -55,6 +56,7 @@ class PlanIndex:
     sentences: list[Sentence]
     sentence_vectors: faiss.Index
     sentence_bm25: BM25Okapi
+    out_of_scope: faiss.Index  # example questions the plan does not answer
     vocabulary: list[str]
     manifest: dict
 
@@ -89,6 +91,7 @@ def build_index(settings: Settings, model: SentenceTransformer | None = None, pr
     # Sentences are embedded bare (a long chunk dilutes a precise sentence), but searched
     # lexically with their chunk's heading, which names the topic they belong to.
     sentence_vectors = _flat_index(embed(model, [s.text for s in sentences], progress=progress))
+    out_of_scope = _flat_index(embed(model, out_of_scope_examples()))
     tokens = [lexical_tokens(c.search_text) for c in chunks]
     sentence_tokens = [lexical_tokens(f"{chunks[s.chunk].heading}\n{s.text}") for s in sentences]
     manifest = {
@@ -97,6 +100,7 @@ def build_index(settings: Settings, model: SentenceTransformer | None = None, pr
         "model": settings.embedding_model,
         "chunker": CHUNKER_VERSION,
         "tokenizer": TOKENIZER_VERSION,
+        "out_of_scope_sha256": _sha256_file(OUT_OF_SCOPE),
         "chunks": len(chunks),
         "dimension": int(chunk_vectors.d),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -113,12 +117,13 @@ def build_index(settings: Settings, model: SentenceTransformer | None = None, pr
     }, ensure_ascii=False), encoding="utf-8")
     faiss.write_index(chunk_vectors, str(staging / "chunks.faiss"))
     faiss.write_index(sentence_vectors, str(staging / "sentences.faiss"))
+    faiss.write_index(out_of_scope, str(staging / "out_of_scope.faiss"))
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
     manifest["files"] = {name: _sha256_file(staging / name) for name in FILES}
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     _replace_dir(staging, settings.index_dir)
     return PlanIndex(chunks, chunk_vectors, BM25Okapi(tokens), sentences, sentence_vectors,
-                     BM25Okapi(sentence_tokens), vocabulary, manifest)
+                     BM25Okapi(sentence_tokens), out_of_scope, vocabulary, manifest)
 
 
 def load_index(settings: Settings) -> PlanIndex:
@@ -138,6 +143,7 @@ def load_index(settings: Settings) -> PlanIndex:
         "model": settings.embedding_model,
         "chunker": CHUNKER_VERSION,
         "tokenizer": TOKENIZER_VERSION,
+        "out_of_scope_sha256": _sha256_file(OUT_OF_SCOPE),
     }
     for key, value in expected.items():
         if manifest.get(key) != value:
@@ -151,12 +157,13 @@ def load_index(settings: Settings) -> PlanIndex:
         chunks = [Chunk(**c) for c in data["chunks"]]
         chunk_vectors = faiss.read_index(str(directory / "chunks.faiss"))
         sentence_vectors = faiss.read_index(str(directory / "sentences.faiss"))
+        out_of_scope = faiss.read_index(str(directory / "out_of_scope.faiss"))
     except Exception as error:  # checksums matched, so this is a bug or a foreign file
         raise IndexProblem(f"index could not be read ({type(error).__name__})") from None
     add_words(data["vocabulary"])
     sentences = [Sentence(i, s) for i, s in data["sentences"]]
     return PlanIndex(chunks, chunk_vectors, BM25Okapi(data["tokens"]), sentences, sentence_vectors,
-                     BM25Okapi(data["sentence_tokens"]), data["vocabulary"], manifest)
+                     BM25Okapi(data["sentence_tokens"]), out_of_scope, data["vocabulary"], manifest)
 
 
 def ensure_index(settings: Settings, model: SentenceTransformer | None = None, progress: bool = True) -> PlanIndex:
@@ -166,6 +173,11 @@ def ensure_index(settings: Settings, model: SentenceTransformer | None = None, p
     except IndexProblem as problem:
         log.warning("%s; building the index (takes a few seconds)", problem)
         return build_index(settings, model, progress=progress)
+
+
+def out_of_scope_examples() -> list[str]:
+    lines = OUT_OF_SCOPE.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def _flat_index(vectors: np.ndarray) -> faiss.Index:

@@ -9,17 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Calibrated on eval/golden.jsonl (split "dev") with bench/refusal_features.py.
-# `dense` is the cosine similarity (USE) of the question to the best chunk or sentence.
-OFF_TOPIC_KNOWN = 0.40  # below this share of known words…
-OFF_TOPIC_DENSE = 0.45  # …and this similarity, the question is about something else
+# Similarities are cosines of USE embeddings (higher is closer).
+SCOPE_MARGIN = 0.12  # refuse when an out-of-scope example is this much closer than the plan
 UNRELATED_DENSE = 0.15  # nothing in the plan is even loosely similar
 
 
 @dataclass
 class Evidence:
-    dense: float
+    dense: float  # similarity of the question to the best chunk or sentence of the plan
+    out_of_scope: float  # similarity to the closest out-of-scope example question
     coverage: float  # IDF-weighted share of the question's words in the best sentence + its heading
-    known: float  # IDF-weighted share of the question's words that the plan or the everyday lexicon uses
     term_match: bool  # the question names one of the plan's own terms (indicator, glossary, quoted term)
     numeric: bool  # the question asks for a number
     has_quantity: bool  # the best sentence states one
@@ -34,6 +33,4 @@ def refuse(evidence: Evidence) -> bool:
         return True
     if evidence.term_match:
         return False
-    if evidence.dense < UNRELATED_DENSE:
-        return True
-    return evidence.known < OFF_TOPIC_KNOWN and evidence.dense < OFF_TOPIC_DENSE
+    return evidence.dense < UNRELATED_DENSE or evidence.out_of_scope - evidence.dense > SCOPE_MARGIN
