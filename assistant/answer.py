@@ -29,12 +29,14 @@ _LOCATE_Q = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节
 _DEFINE_Q = re.compile(r"什么是|是什么意思|什么意思|指什么|指的是|是指|含义|解释|是什么|what (?:is|are|does)|mean", re.I)
 # A sentence that states a quantity or an assigned target.
 _QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二两三四五六七八九十百千万]+[米个家项处所张条座套幢年倍成]")
-_FUTURE_Q = re.compile(r"十四五|2025|到\s*20\d\d|将来|以后|未来|要达到|目标")
-_PAST_Q = re.compile(r"十三五|过去|前五年|已经|取得了|目前|现在")
+_FUTURE_Q = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|目标|力争|will|should|by 20\d\d|target|plan to", re.I)
+_PAST_Q = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完达]了|了多少|目前|现在|did|was|were|have been|so far", re.I)
 MAX_SENTENCES = 2
 CANDIDATE_CHUNKS = 5
 TITLE_COVERAGE = 0.6  # share of a section title's words a question must use to ask for the whole section
 WHOLE_PARAGRAPH_CHARS = 300
+DISTINCTIVE_TERM_CHUNKS = 5
+QUANTITY_PREFERENCE = 0.25  # how much weaker a sentence with a number may be and still come first
 ACHIEVEMENTS = (1, 1)  # 第一章（一）“十三五”主要成就: what was done, not what is planned
 
 
@@ -121,7 +123,9 @@ class ExtractiveAnswerer:
         self._idf = index.sentence_bm25.idf
         # Words the plan never uses weigh like the rarest words it does use.
         self._unknown_idf = max(self._idf.values())
-        self._terms = [t for t in index.vocabulary if len(t) >= 2]
+        # The plan's own distinctive terms: naming one shows the question is about the plan.
+        self._terms = [t for t in index.vocabulary if len(t) >= 3
+                       and sum(t in c.text for c in index.chunks) <= DISTINCTIVE_TERM_CHUNKS]
 
     def weight(self, token: str) -> float:
         return max(self._idf.get(token, self._unknown_idf), 0.0)
@@ -143,7 +147,8 @@ class ExtractiveAnswerer:
         q = normalize(question)
         numeric = bool(_NUMERIC_Q.search(q))
         wanted = self.wanted_words(q, query)
-        ranked = self._rank_sentences(query, wanted, hits, numeric)
+        period = question_period(q)
+        ranked = self._rank_sentences(query, wanted, hits, numeric, period)
         if not ranked or refuse(self.evidence(q, query, wanted, hits, ranked, numeric)):
             return self._refuse(base, english)
         top = hits[0].chunk
@@ -170,15 +175,19 @@ class ExtractiveAnswerer:
             term_match=any(term in question for term in self._terms),
             numeric=numeric,
             has_quantity=bool(_QUANTITY.search(best.sentence)) or best.hit.chunk.kind == "indicator",
-            period_conflict=_period_conflict(question, best.hit.chunk),
+            answer_score=best.score,
+            period_conflict=question_period(question) == "future" and _is_achievement(best.hit.chunk),
         )
 
     # -- sentence ranking -------------------------------------------------
 
-    def _rank_sentences(self, query: Query, wanted: dict[str, float], hits: list[Hit], numeric: bool) -> list[Scored]:
+    def _rank_sentences(self, query: Query, wanted: dict[str, float], hits: list[Hit], numeric: bool,
+                        period: str | None) -> list[Scored]:
         """Score each sentence of the best chunks: cosine similarity to the query, plus the
         weighted share of the question's words in the sentence or its heading, plus a
-        prior for its chunk's rank, plus a bonus for a quantity when one is asked for."""
+        prior for its chunk's rank; 十三五 results are favoured for questions about the past
+        and held back for questions about targets. When a number is asked for, a sentence
+        stating a quantity comes first unless it is far weaker."""
         scored = []
         for rank, hit in enumerate(hits[:CANDIDATE_CHUNKS]):
             heading = self._heading_words[hit.position]
@@ -186,10 +195,14 @@ class ExtractiveAnswerer:
                 text = self.index.sentences[i].text
                 coverage = self.coverage(wanted, self._sentence_words[i] | heading)
                 score = float(self._sentence_vectors[i] @ query.vector) + 0.5 * coverage + 0.15 / (rank + 1)
-                if numeric and _QUANTITY.search(text):
-                    score += 0.1
+                if period and _is_achievement(hit.chunk):
+                    score += 0.2 if period == "past" else -0.3
                 scored.append(Scored(hit, text, score, coverage))
-        return sorted(scored, key=lambda s: -s.score)
+        scored.sort(key=lambda s: -s.score)
+        if numeric and scored:
+            floor = scored[0].score - QUANTITY_PREFERENCE
+            scored.sort(key=lambda s: -(s.score + (1.0 if s.score >= floor and _QUANTITY.search(s.sentence) else 0.0)))
+        return scored
 
     def _pick(self, ranked: list[Scored]) -> list[Scored]:
         """The best sentence, and the runner-up when it is nearly as good."""
@@ -276,10 +289,15 @@ class ExtractiveAnswerer:
         return base
 
 
-def _period_conflict(question: str, chunk: Chunk) -> bool:
-    """The question asks about the 14th plan's targets but the passage reports 13th-plan results."""
-    past = (chunk.chapter, chunk.section) == ACHIEVEMENTS
-    return past and bool(_FUTURE_Q.search(question)) and not _PAST_Q.search(question)
+def question_period(question: str) -> str | None:
+    """"past" for questions about 十三五 results, "future" for questions about targets, else None."""
+    if _PAST_Q.search(question):
+        return "past"
+    return "future" if _FUTURE_Q.search(question) else None
+
+
+def _is_achievement(chunk: Chunk) -> bool:
+    return (chunk.chapter, chunk.section) == ACHIEVEMENTS
 
 
 def _join_quotes(text: str, first: str, second: str) -> str:

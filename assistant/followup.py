@@ -27,7 +27,7 @@ _ANAPHORA = re.compile(
 # Question words worth carrying over to a new topic: what was asked, not about what.
 _INTENT = re.compile(
     r"多少|几|哪些|哪几|什么|怎么|如何|目标|要求|比例|达到|新增|新建|要建|建设|项目|措施|规划|安排|举措|时候|哪一年|何时"
-    r"|how many|how much|what|which|when|target|plan",
+    r"|主要指标|指标|how many|how much|what|which|when|target|plan|main indicators?|indicator table",
     re.IGNORECASE,
 )
 SHORT_QUESTION = 12  # characters; a question this short usually leans on the one before

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 # Similarities are cosines of USE embeddings (higher is closer).
 SCOPE_MARGIN = 0.12  # refuse when an out-of-scope example is this much closer than the plan
 UNRELATED_DENSE = 0.15  # nothing in the plan is even loosely similar
+# The best sentence's score (cosine + 0.5 × word coverage + rank prior, see answer.py)
+# below which a number is not given: the plan discusses the topic but not that figure.
+MIN_NUMERIC_ANSWER = 0.73
 
 
 @dataclass
@@ -22,13 +25,14 @@ class Evidence:
     term_match: bool  # the question names one of the plan's own terms (indicator, glossary, quoted term)
     numeric: bool  # the question asks for a number
     has_quantity: bool  # the best sentence states one
+    answer_score: float  # the best sentence's score
     period_conflict: bool  # asks about 十四五 targets, found only 十三五 results
 
 
 def refuse(evidence: Evidence) -> bool:
     """Whether the plan does not answer the question, judged before composing any answer."""
-    if evidence.numeric and not evidence.has_quantity:
-        return True  # a near miss: the plan discusses the topic but states no figure
+    if evidence.numeric and (not evidence.has_quantity or evidence.answer_score < MIN_NUMERIC_ANSWER):
+        return True  # a near miss: the plan discusses the topic but states no such figure
     if evidence.period_conflict:
         return True
     if evidence.term_match:
