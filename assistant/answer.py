@@ -165,6 +165,13 @@ class ExtractiveAnswerer:
             return self._quote(base, [Scored(hits[0], top.text, best.score, best.coverage)], english)
         return self._quote(base, self._pick(ranked), english)
 
+    def evidence_for(self, question: str, query: Query, hits: list[Hit]) -> Evidence:
+        q = normalize(question)
+        numeric = bool(_NUMERIC_Q.search(q))
+        wanted = self.wanted_words(q, query)
+        ranked = self._rank_sentences(query, wanted, hits, numeric, question_period(q))
+        return self.evidence(q, query, wanted, hits, ranked, numeric)
+
     def evidence(self, question: str, query: Query, wanted: dict[str, float], hits: list[Hit], ranked: list[Scored],
                  numeric: bool) -> Evidence:
         best = ranked[0]

@@ -8,7 +8,7 @@ plan answers the question, and composes the answer.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sentence_transformers import SentenceTransformer
 
@@ -57,8 +57,22 @@ class PlanAssistant:
         return text
 
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+        text, query, hits = self._retrieve(question, history)
+        return self.answerer.answer(question, query, hits, english=is_english(text))
+
+    def explain(self, question: str, history: list[Turn] | None = None) -> dict:
+        """What the answer was based on: the rewritten query, the hits and the refusal evidence."""
+        text, query, hits = self._retrieve(question, history)
+        return {
+            "query": query.text,
+            "tokens": query.tokens,
+            "hits": [{"label": h.chunk.label, "dense": round(h.dense, 3), "bm25": round(h.lexical, 2),
+                      "score": round(h.score, 4)} for h in hits],
+            "evidence": asdict(self.answerer.evidence_for(text, query, hits)),
+        }
+
+    def _retrieve(self, question: str, history: list[Turn] | None):
         text = self.check(question)
         turns = [t for t in (history or []) if t.role in ("user", "assistant") and t.content.strip()]
         query = make_query(self.model, expand(standalone_question(text, turns)))
-        hits = search(self.index, query, self.settings.top_k, self.retrieval_mode)
-        return self.answerer.answer(question, query, hits, english=is_english(text))
+        return text, query, search(self.index, query, self.settings.top_k, self.retrieval_mode)

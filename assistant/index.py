@@ -62,6 +62,8 @@ class PlanIndex:
 
     def __post_init__(self) -> None:
         self.sentence_owner = np.fromiter((s.chunk for s in self.sentences), dtype=np.int64, count=len(self.sentences))
+        # The title a chunk sits under: its section's, else its chapter's (or glossary term).
+        self.title_words = [set(lexical_tokens(c.section_title or c.lead or c.chapter_title)) for c in self.chunks]
 
     def chunk_by_id(self, chunk_id: str) -> Chunk:
         return next(chunk for chunk in self.chunks if chunk.id == chunk_id)

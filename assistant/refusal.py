@@ -12,6 +12,7 @@ from dataclasses import dataclass
 # Similarities are cosines of USE embeddings (higher is closer).
 SCOPE_MARGIN = 0.12  # refuse when an out-of-scope example is this much closer than the plan
 UNRELATED_DENSE = 0.15  # nothing in the plan is even loosely similar
+STRONG_COVERAGE = 0.5  # the best sentence holds this share of the question's words: on topic
 # The best sentence's score (cosine + 0.5 × word coverage + rank prior, see answer.py)
 # below which a number is not given: the plan discusses the topic but not that figure.
 MIN_NUMERIC_ANSWER = 0.73
@@ -35,6 +36,6 @@ def refuse(evidence: Evidence) -> bool:
         return True  # a near miss: the plan discusses the topic but states no such figure
     if evidence.period_conflict:
         return True
-    if evidence.term_match:
+    if evidence.term_match or evidence.coverage >= STRONG_COVERAGE:
         return False
     return evidence.dense < UNRELATED_DENSE or evidence.out_of_scope - evidence.dense > SCOPE_MARGIN

@@ -29,6 +29,7 @@ from assistant.text import lexical_tokens
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 MODES = ("hybrid", "dense", "bm25")
+TITLE_MATCH = 0.8
 
 
 @dataclass
@@ -65,9 +66,23 @@ def search(index: PlanIndex, query: Query, k: int = 8, mode: str = "hybrid") -> 
     elif mode == "bm25":
         score = lexical
     else:
-        score = _rrf(dense) + _rrf_positive(lexical) + _rrf_positive(sentence_lexical)
+        score = _rrf(dense) + _rrf_positive(lexical) + _rrf_positive(sentence_lexical) + _rrf_positive(
+            _title_match(index, query))
     order = np.argsort(-score, kind="stable")[:k]
     return [Hit(index.chunks[i], int(i), float(dense[i]), float(lexical[i]), float(score[i])) for i in order]
+
+
+def _title_match(index: PlanIndex, query: Query) -> np.ndarray:
+    """How fully the query names each chunk's section title (IDF-weighted share of the
+    title's words), counted from TITLE_MATCH up: "加大重点领域创新力度包括哪些方面" names 六（三）."""
+    idf, words = index.chunk_bm25.idf, set(query.tokens)
+    scores = np.zeros(len(index.chunks))
+    for i, title in enumerate(index.title_words):
+        total = sum(max(idf.get(t, 0.0), 0.0) for t in title)
+        if total:
+            share = sum(max(idf.get(t, 0.0), 0.0) for t in title & words) / total
+            scores[i] = share if share >= TITLE_MATCH else 0.0
+    return scores
 
 
 def _cosines(vectors: faiss.Index, vector: np.ndarray) -> np.ndarray:

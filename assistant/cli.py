@@ -1,0 +1,158 @@
+"""Command line: ask, batch, build, feedback export, commitments (../shared/CONTRACT.md §1–2).
+
+The CLI only parses arguments and calls the library; stdout carries results, logs
+and errors go to stderr. Bad input exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+
+class CliError(Exception):
+    """A problem to report in one line, with its exit status."""
+
+    def __init__(self, message: str, status: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(message)s")
+    try:
+        return args.run(args)
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.status
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m assistant", description="规划问答: cited answers from the plan")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ask = commands.add_parser("ask", help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+    ask.add_argument("--explain", action="store_true", help="also print why (retrieval and refusal evidence)")
+    ask.set_defaults(run=_ask)
+
+    batch = commands.add_parser("batch", help="answer a JSONL file of questions")
+    batch.add_argument("--in", dest="input", type=Path, required=True)
+    batch.add_argument("--out", dest="output", type=Path, required=True)
+    batch.set_defaults(run=_batch)
+
+    build = commands.add_parser("build", help="rebuild the index")
+    build.set_defaults(run=_build)
+
+    chat = commands.add_parser("chat", help="ask questions in a terminal loop")
+    chat.set_defaults(run=_chat)
+    return parser
+
+
+def _load():
+    from assistant.embeddings import ModelUnavailable
+    from assistant.engine import PlanAssistant
+
+    try:
+        return PlanAssistant.load(progress=sys.stderr.isatty())
+    except ModelUnavailable as error:
+        raise CliError(str(error), EXIT_UNAVAILABLE) from None
+
+
+def _ask(args) -> int:
+    from assistant.engine import BadQuestion
+
+    assistant = _load()
+    try:
+        answer = assistant.ask(args.question)
+    except BadQuestion as error:
+        raise CliError(str(error)) from None
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        print(render_text(answer))
+    if args.explain:
+        print(json.dumps(assistant.explain(args.question), ensure_ascii=False, indent=1), file=sys.stderr)
+    return 0
+
+
+def render_text(answer) -> str:
+    lines = [answer.answer]
+    if answer.citations:
+        lines.append("")
+        lines += [f"[{n}] {c.label}\n    “{c.quote}”" for n, c in enumerate(answer.citations, 1)]
+    lines.append("\n来源 (sources):" if answer.language == "zh" else "\nSources:")
+    lines += [f"  {n}. {s.label}  (cos {s.score:.2f})" for n, s in enumerate(answer.sources[:5], 1)]
+    return "\n".join(lines)
+
+
+def _batch(args) -> int:
+    from assistant.batch import BatchError, run_batch
+
+    try:
+        lines = args.input.read_bytes().decode("utf-8").splitlines()
+    except OSError as error:
+        raise CliError(f"cannot read {args.input}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise CliError(f"{args.input} is not UTF-8 (byte {error.start})") from None
+    assistant = _load()
+    try:
+        results = run_batch(assistant, lines)
+    except BatchError as error:
+        raise CliError(str(error)) from None
+    tmp = args.output.with_name(args.output.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
+    tmp.replace(args.output)
+    return 0
+
+
+def _build(args) -> int:
+    from assistant.config import Settings
+    from assistant.embeddings import ModelUnavailable, load_model
+    from assistant.index import build_index
+
+    settings = Settings()
+    try:
+        model = load_model(settings.embedding_model, settings.threads)
+    except ModelUnavailable as error:
+        raise CliError(str(error), EXIT_UNAVAILABLE) from None
+    index = build_index(settings, model, progress=True)
+    print(f"built {len(index.chunks)} chunks, {len(index.sentences)} sentences in "
+          f"{index.manifest['build_seconds']} s → {settings.index_dir}", file=sys.stderr)
+    return 0
+
+
+def _chat(args) -> int:
+    from assistant.engine import BadQuestion
+    from assistant.followup import Turn
+
+    assistant = _load()
+    history: list[Turn] = []
+    print("规划问答 — ask about the Changning 14th Five-Year Plan (empty line to quit)")
+    while True:
+        try:
+            question = input("> ")
+        except EOFError:
+            return 0
+        if not question.strip():
+            return 0
+        try:
+            answer = assistant.ask(question, history)
+        except BadQuestion as error:
+            print(f"error: {error}")
+            continue
+        print(render_text(answer) + "\n")
+        history += [Turn("user", question), Turn("assistant", answer.answer)]
