@@ -202,8 +202,10 @@ class ExtractiveAnswerer:
                 text = self.index.sentences[i].text
                 coverage = self.coverage(wanted, self._sentence_words[i] | heading)
                 score = float(self._sentence_vectors[i] @ query.vector) + 0.5 * coverage + 0.15 / (rank + 1)
-                if period and _is_achievement(hit.chunk):
-                    score += 0.2 if period == "past" else -0.3
+                if period == "past":  # results are reported in 一（一）; elsewhere the plan sets targets
+                    score += 0.2 if _is_achievement(hit.chunk) else -0.2
+                elif period == "future" and _is_achievement(hit.chunk):
+                    score -= 0.3
                 scored.append(Scored(hit, text, score, coverage))
         scored.sort(key=lambda s: -s.score)
         if numeric and scored:

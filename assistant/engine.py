@@ -24,6 +24,9 @@ from assistant.text import is_english, normalize
 log = logging.getLogger(__name__)
 
 
+FOLLOW_UP_EXTRA = 3  # the follow-up's own best chunks go right after the rewritten question's best 3
+
+
 class BadQuestion(ValueError):
     """The question cannot be answered as given (empty, too long); the message says why."""
 
@@ -74,5 +77,14 @@ class PlanAssistant:
     def _retrieve(self, question: str, history: list[Turn] | None):
         text = self.check(question)
         turns = [t for t in (history or []) if t.role in ("user", "assistant") and t.content.strip()]
-        query = make_query(self.model, expand(standalone_question(text, turns)))
-        return text, query, search(self.index, query, self.settings.top_k, self.retrieval_mode)
+        standalone = standalone_question(text, turns)
+        query = make_query(self.model, expand(standalone))
+        hits = search(self.index, query, self.settings.top_k, self.retrieval_mode)
+        if standalone != text:
+            # A follow-up may also change the subject: keep what the question alone finds.
+            seen = {h.position for h in hits[:FOLLOW_UP_EXTRA]}
+            alone = search(self.index, make_query(self.model, expand(text)), FOLLOW_UP_EXTRA, self.retrieval_mode)
+            extra = [h for h in alone if h.position not in seen][:2]
+            rest = [h for h in hits[FOLLOW_UP_EXTRA:] if h.position not in {e.position for e in extra}]
+            hits = hits[:FOLLOW_UP_EXTRA] + extra + rest
+        return text, query, hits

@@ -26,7 +26,7 @@ from assistant.chunks import CHUNKER_VERSION, Chunk, chunk_outline
 from assistant.config import Settings
 from assistant.embeddings import embed, load_model
 from assistant.outline import Outline, parse_outline, read_plan
-from assistant.text import TOKENIZER_VERSION, add_words, lexical_tokens, split_sentences
+from assistant.text import TOKENIZER_VERSION, add_words, lexical_tokens, split_sentences, squash
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class PlanIndex:
     def __post_init__(self) -> None:
         self.sentence_owner = np.fromiter((s.chunk for s in self.sentences), dtype=np.int64, count=len(self.sentences))
         # The title a chunk sits under: its section's, else its chapter's (or glossary term).
-        self.title_words = [set(lexical_tokens(c.section_title or c.lead or c.chapter_title)) for c in self.chunks]
+        self.titles = [squash((c.section_title or c.lead or c.chapter_title).strip("“”")) for c in self.chunks]
 
     def chunk_by_id(self, chunk_id: str) -> Chunk:
         return next(chunk for chunk in self.chunks if chunk.id == chunk_id)

@@ -13,6 +13,7 @@ A BM25 list counts only chunks with a positive score: a zero-score "hit" is nois
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 import faiss
 import numpy as np
@@ -25,11 +26,11 @@ from sentence_transformers import SentenceTransformer
 from assistant.chunks import Chunk
 from assistant.embeddings import embed
 from assistant.index import PlanIndex
-from assistant.text import lexical_tokens
+from assistant.text import lexical_tokens, squash
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 MODES = ("hybrid", "dense", "bm25")
-TITLE_MATCH = 0.8
+TITLE_MATCH = 0.75
 
 
 @dataclass
@@ -73,16 +74,16 @@ def search(index: PlanIndex, query: Query, k: int = 8, mode: str = "hybrid") -> 
 
 
 def _title_match(index: PlanIndex, query: Query) -> np.ndarray:
-    """How fully the query names each chunk's section title (IDF-weighted share of the
-    title's words), counted from TITLE_MATCH up: "加大重点领域创新力度包括哪些方面" names 六（三）."""
-    idf, words = index.chunk_bm25.idf, set(query.tokens)
-    scores = np.zeros(len(index.chunks))
-    for i, title in enumerate(index.title_words):
-        total = sum(max(idf.get(t, 0.0), 0.0) for t in title)
-        if total:
-            share = sum(max(idf.get(t, 0.0), 0.0) for t in title & words) / total
-            scores[i] = share if share >= TITLE_MATCH else 0.0
-    return scores
+    """How much of each chunk's section title the query quotes: the longest run of the
+    title's characters found in the query, as a share of the title, counted from
+    TITLE_MATCH up ("加大重点领域创新力度包括哪些方面" quotes 六（三） whole)."""
+    text = squash(query.text)
+    shares: dict[str, float] = {}
+    for title in set(index.titles):
+        if len(title) >= 4:
+            match = SequenceMatcher(None, title, text, autojunk=False).find_longest_match()
+            shares[title] = match.size / len(title)
+    return np.array([s if (s := shares.get(t, 0.0)) >= TITLE_MATCH else 0.0 for t in index.titles])
 
 
 def _cosines(vectors: faiss.Index, vector: np.ndarray) -> np.ndarray:
