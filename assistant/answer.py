@@ -31,10 +31,11 @@ _DEFINE_Q = re.compile(r"什么是|是什么意思|什么意思|指什么|指的
 _QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二两三四五六七八九十百千万]+[米个家项处所张条座套幢年倍成]")
 _FUTURE_Q = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|目标|力争|will|should|by 20\d\d|target|plan to", re.I)
 _PAST_Q = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完达]了|了多少|目前|现在|did|was|were|have been|so far", re.I)
-MAX_SENTENCES = 2
+MAX_SENTENCES = 2  # a list question may take one more
+RUNNER_UP = 0.85  # a further sentence is quoted when it scores at least this share of the best
 CANDIDATE_CHUNKS = 5
 TITLE_COVERAGE = 0.6  # share of a section title's words a question must use to ask for the whole section
-WHOLE_PARAGRAPH_CHARS = 300
+WHOLE_PARAGRAPH_CHARS = 400
 DISTINCTIVE_TERM_CHUNKS = 5
 QUANTITY_PREFERENCE = 0.25  # how much weaker a sentence with a number may be and still come first
 ACHIEVEMENTS = (1, 1)  # 第一章（一）“十三五”主要成就: what was done, not what is planned
@@ -152,7 +153,7 @@ class ExtractiveAnswerer:
         if not ranked or refuse(self.evidence(q, query, wanted, hits, ranked, numeric)):
             return self._refuse(base, english)
         top = hits[0].chunk
-        if _DEFINE_Q.search(q) and top.kind == "glossary":
+        if (_DEFINE_Q.search(q) or _LIST_Q.search(q)) and top.kind == "glossary":
             return self._glossary(base, top, english)
         if _LIST_Q.search(q) and (leads := self._section_leads(top, q, wanted)):
             return self._listing(base, top, leads, english)
@@ -163,7 +164,7 @@ class ExtractiveAnswerer:
             return self._locate(base, best, english)
         if _LIST_Q.search(q) and top.kind == "paragraph" and len(top.text) <= WHOLE_PARAGRAPH_CHARS:
             return self._quote(base, [Scored(hits[0], top.text, best.score, best.coverage)], english)
-        return self._quote(base, self._pick(ranked), english)
+        return self._quote(base, self._pick(ranked, MAX_SENTENCES + bool(_LIST_Q.search(q))), english)
 
     def evidence_for(self, question: str, query: Query, hits: list[Hit]) -> Evidence:
         q = normalize(question)
@@ -213,13 +214,14 @@ class ExtractiveAnswerer:
             scored.sort(key=lambda s: -(s.score + (1.0 if s.score >= floor and _QUANTITY.search(s.sentence) else 0.0)))
         return scored
 
-    def _pick(self, ranked: list[Scored]) -> list[Scored]:
-        """The best sentence, and the runner-up when it is nearly as good."""
+    def _pick(self, ranked: list[Scored], most: int) -> list[Scored]:
+        """The best sentence, and the runners-up that are nearly as good (in plan order
+        when they come from one chunk)."""
         picked = [ranked[0]]
-        for candidate in ranked[1:MAX_SENTENCES + 2]:
-            if len(picked) == MAX_SENTENCES:
+        for candidate in ranked[1:most + 2]:
+            if len(picked) == most:
                 break
-            if candidate.score >= 0.9 * ranked[0].score and candidate.sentence != ranked[0].sentence:
+            if candidate.score >= RUNNER_UP * ranked[0].score and candidate.sentence not in {p.sentence for p in picked}:
                 picked.append(candidate)
         return picked
 
