@@ -1,0 +1,45 @@
+# The two commands: `make run` (set up, build the index if missing, serve the chat page)
+# and `make test`. Everything works offline once the packages are installed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: run test install index bench eval browser-deps clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: pip then takes the machine's local CPU wheel, not a CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+index: install
+	$(PY) -m assistant -v build
+
+run: install
+	$(PY) app.py
+
+# Debian's chromium and CJK fonts for the browser test; installed only when missing.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
+		echo "installing chromium and fonts-noto-cjk for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+test: install browser-deps
+	$(PY) -m pytest -q
+
+eval: install
+	$(PY) -m eval
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) index/*.json index/*.faiss var
