@@ -59,7 +59,44 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="ask questions in a terminal loop")
     chat.set_defaults(run=_chat)
+
+    ledger = commands.add_parser("commitments", help="list the plan's commitments (targets and indicators)")
+    ledger.add_argument("--grep", help="only records whose text contains this")
+    ledger.add_argument("--chapter", type=int, help="only this chapter (1–11)")
+    ledger.add_argument("--kind", choices=["indicator", "target", "qualitative", "achievement"])
+    ledger.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    ledger.set_defaults(run=_commitments)
+
+    feedback = commands.add_parser("feedback", help="votes from the chat page")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_commands.add_parser("export", help="write down-voted answers as eval-set candidates (JSONL)")
+    export.add_argument("--db", type=Path, help="feedback database (default: var/feedback.sqlite3)")
+    export.add_argument("--out", type=Path, help="output file (default: stdout)")
+    export.set_defaults(run=_feedback_export)
     return parser
+
+
+def _commitments(args) -> int:
+    from assistant.commitments import format_records, load_ledger
+
+    records = load_ledger().filter(grep=args.grep, chapter=args.chapter, kind=args.kind)
+    print(format_records(records, args.format))
+    return 0
+
+
+def _feedback_export(args) -> int:
+    from assistant.config import Settings
+    from assistant.feedback import FeedbackStore
+
+    store = FeedbackStore(args.db or Settings().feedback_db)
+    lines = store.export_candidates()
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {len(lines)} candidates to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _load():

