@@ -29,6 +29,26 @@ _LOCATE_Q = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节
 _DEFINE_Q = re.compile(r"什么是|是什么意思|什么意思|指什么|指的是|是指|含义|解释|是什么|what (?:is|are|does)|mean", re.I)
 # A sentence that states a quantity or an assigned target.
 _QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二两三四五六七八九十百千万]+[米个家项处所张条座套幢年倍成]")
+_NUMBER = r"(?:\d[\d.,\-]*|[一二两三四五六七八九十百千]+)\s*(?:多|余)?\s*[万亿]?"
+_COUNTERS = "个家所张条座套幢部台处项场次件户辆名位间栋"
+# The quantity a question asks for, by its unit, and the same quantity stated in a sentence:
+# "总投资是多少亿元" is not answered by "娄山关路445弄".
+_ASKED = {
+    "money": re.compile(r"(?:多少|几)(?:钱|元|万元|亿元?)|多少钱"),
+    "area": re.compile(r"(?:多少|几)(?:万)?(?:平方米|平米|亩|公顷)|多大面积|多少面积"),
+    "length": re.compile(r"(?:多少|几)(?:公里|千米|米)|多长"),
+    "people": re.compile(r"(?:多少|几)(?:万)?(?:人次|人)"),
+    "share": re.compile(r"百分之几|比例|比重|占比|多少%|percent|share", re.I),
+    "count": re.compile(rf"(?:多少|几)[{_COUNTERS}]"),
+}
+_STATED = {
+    "money": re.compile(rf"{_NUMBER}(?:元|美元)|市下达"),
+    "area": re.compile(rf"{_NUMBER}(?:平方米|亩|公顷|平方公里)"),
+    "length": re.compile(rf"{_NUMBER}(?:公里|米)"),
+    "people": re.compile(rf"{_NUMBER}(?:人次|人)|市下达"),
+    "share": re.compile(r"\d\s*%|百分|市下达|全覆盖|为零"),
+    "count": re.compile(rf"{_NUMBER}[{_COUNTERS}]|市下达"),
+}
 _FUTURE_Q = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|目标|力争|will|should|by 20\d\d|target|plan to", re.I)
 _PAST_Q = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完达]了|了多少|目前|现在|did|was|were|have been|so far", re.I)
 MAX_SENTENCES = 2  # a list question may take one more
@@ -182,7 +202,8 @@ class ExtractiveAnswerer:
             out_of_scope=float(self.index.out_of_scope.search(query.vector.reshape(1, -1), 1)[0][0][0]),
             term_match=any(term in question for term in self._terms),
             numeric=numeric,
-            has_quantity=bool(_QUANTITY.search(best.sentence)) or best.hit.chunk.kind == "indicator",
+            has_quantity=states_quantity(best.sentence if best.hit.chunk.kind != "indicator" else best.hit.chunk.text,
+                                         asked_measure(question)),
             answer_score=best.score,
             period_conflict=question_period(question) == "future" and _is_achievement(best.hit.chunk),
         )
@@ -298,6 +319,21 @@ class ExtractiveAnswerer:
             base.answer = f"根据《纲要》{first.label}：" + "".join(parts)
         base.citations = citations
         return base
+
+
+def asked_measure(question: str) -> str | None:
+    """What kind of quantity a question asks for: money, area, length, people, share, count."""
+    for measure, pattern in _ASKED.items():
+        if pattern.search(question):
+            return measure
+    return None
+
+
+def states_quantity(sentence: str, measure: str | None) -> bool:
+    """Whether the sentence states a quantity of that kind (any quantity when `measure` is None)."""
+    if measure is None:
+        return bool(_QUANTITY.search(sentence))
+    return bool(_STATED[measure].search(sentence))
 
 
 def question_period(question: str) -> str | None:

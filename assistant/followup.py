@@ -10,15 +10,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.text import normalize
+from assistant.text import lexical_tokens, normalize
 
-# "那教育方面呢？", "还有交通呢", "And for elderly care?", "what about housing?"
+# "那教育方面呢？", "还有交通呢", "那文化设施方面呢？要建哪些？", "And for elderly care?"
 _TOPIC_SWITCH = re.compile(
     r"^(?:那么?|那在|还有|再说说|另外|and\s+(?:for|what about|how about)?|what about|how about)\s*"
-    r"(?P<topic>.+?)\s*(?:方面|领域|这块|这一块|这方面)?(?:的话)?(?:呢|怎么样|如何)?\s*[？?。!！]*$",
+    r"(?P<topic>[^？?，,。!！]+?)\s*(?:方面|领域|这块|这一块|这方面)?(?:的话)?(?:呢|怎么样|如何)?\s*"
+    r"(?:[？?，,。!！]+(?P<rest>.*))?$",
     re.IGNORECASE,
 )
-_ENDS_WITH_NE = re.compile(r"(?P<topic>.+?)\s*(?:方面|领域|这块)?呢\s*[？?]*$")
+_ENDS_WITH_NE = re.compile(r"(?P<topic>.+?)\s*(?:方面|领域|这块)?呢\s*[？?]*(?P<rest>)$")
+# Words that say when or how much but not about what: a question made only of these
+# ("“十三五”结束时已经达到多少了？") takes its subject from the conversation.
+_TOPICLESS = frozenset(
+    """十三五 十四五 十三 十四 三五 四五 2025 2020 结束 期末 期间 时候 时 已经 达到 目标 要求 完成 实现 具体 数字
+    现在 以后 将来 新增 一共 总共 累计 前 五年 年 多少 几 多 要 到 了 末 当时 这 那 呢 是 有 数 怎么 样 哪一年 哪年""".split()
+)
 # Words that point back at something said before.
 _ANAPHORA = re.compile(
     r"这个|那个|这些|那些|这项|该|它|其中|上述|此|前面|刚才|具体|\b(?:it|its|this|that|these|those|them)\b",
@@ -43,7 +50,9 @@ def is_follow_up(question: str, history: list[Turn]) -> bool:
     if not any(turn.role == "user" for turn in history):
         return False
     q = normalize(question)
-    return bool(_TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q) or _ANAPHORA.search(q)) or len(q) <= SHORT_QUESTION
+    if _TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q) or _ANAPHORA.search(q) or len(q) <= SHORT_QUESTION:
+        return True
+    return not set(lexical_tokens(q)) - _TOPICLESS
 
 
 def standalone_question(question: str, history: list[Turn]) -> str:
@@ -56,6 +65,7 @@ def standalone_question(question: str, history: list[Turn]) -> str:
     q = normalize(question)
     match = _TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q)
     if match and not _INTENT.search(match.group("topic")):
-        intent = " ".join(dict.fromkeys(m.group(0) for m in _INTENT.finditer(previous)))
+        rest = (match.group("rest") or "").strip()
+        intent = rest or " ".join(dict.fromkeys(m.group(0) for m in _INTENT.finditer(previous)))
         return f"{match.group('topic')} {intent}".strip()
     return f"{previous} {q}"

@@ -15,7 +15,7 @@ UNRELATED_DENSE = 0.15  # nothing in the plan is even loosely similar
 STRONG_COVERAGE = 0.5  # the best sentence holds this share of the question's words: on topic
 # The best sentence's score (cosine + 0.5 × word coverage + rank prior, see answer.py)
 # below which a number is not given: the plan discusses the topic but not that figure.
-MIN_NUMERIC_ANSWER = 0.73
+MIN_NUMERIC_ANSWER = 0.62
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Evidence:
     coverage: float  # IDF-weighted share of the question's words in the best sentence + its heading
     term_match: bool  # the question names one of the plan's own terms (indicator, glossary, quoted term)
     numeric: bool  # the question asks for a number
-    has_quantity: bool  # the best sentence states one
+    has_quantity: bool  # the best sentence states one, in the unit asked for
     answer_score: float  # the best sentence's score
     period_conflict: bool  # asks about 十四五 targets, found only 十三五 results
 
