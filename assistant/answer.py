@@ -202,11 +202,19 @@ class ExtractiveAnswerer:
             out_of_scope=float(self.index.out_of_scope.search(query.vector.reshape(1, -1), 1)[0][0][0]),
             term_match=any(term in question for term in self._terms),
             numeric=numeric,
-            has_quantity=states_quantity(best.sentence if best.hit.chunk.kind != "indicator" else best.hit.chunk.text,
-                                         asked_measure(question)),
+            has_quantity=self._states_target(best, asked_measure(question)),
             answer_score=best.score,
             period_conflict=question_period(question) == "future" and _is_achievement(best.hit.chunk),
         )
+
+    @staticmethod
+    def _states_target(best: Scored, measure: str | None) -> bool:
+        """Whether the best sentence gives the figure asked for. An indicator row always
+        states its target, even a qualitative one (保持发达国家先进水平), unless the
+        question wants a unit the row does not have."""
+        if best.hit.chunk.kind == "indicator":
+            return measure is None or states_quantity(best.hit.chunk.text, measure)
+        return states_quantity(best.sentence, measure)
 
     # -- sentence ranking -------------------------------------------------
 
