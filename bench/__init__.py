@@ -1,0 +1,1 @@
+"""Benchmarks: speed, memory and retrieval accuracy against baselines (`make bench`)."""

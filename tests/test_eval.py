@@ -1,0 +1,69 @@
+"""The evaluation set and its scoring (../shared/CONTRACT.md §3), and a full run's quotes."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.answer import quote_is_verbatim
+from eval.__main__ import run
+from eval.scoring import Item, load_items, score
+
+GOLDEN = Path(__file__).resolve().parent.parent / "eval" / "golden.jsonl"
+
+
+def item(**overrides) -> Item:
+    base = dict(id="t", category="indicator", split="dev", question="q", history=[], answerable=True,
+                expected_facts=["600"], expected_citations=[{"chapter": 2, "section": 4, "indicator": 6}])
+    return Item(**{**base, **overrides})
+
+
+def test_scoring_removes_whitespace_and_matches_every_named_key():
+    answer = {"answer": "2025年达到 6 00家", "answerable": True,
+              "citations": [{"chapter": 2, "section": 4, "indicator": 6, "glossary": None}],
+              "sources": [{"chapter": 9, "section": 6, "indicator": None}] * 4 + [{"chapter": 2, "section": 4, "indicator": 6}]}
+    s = score(item(), answer)
+    assert s.fact_ok and s.citation_ok and s.correct and not s.hit1 and s.hit5
+    wrong_row = {**answer, "citations": [{"chapter": 2, "section": 4, "indicator": 7}]}
+    assert not score(item(), wrong_row).correct
+
+
+def test_refusal_scoring():
+    refused = {"answer": "《纲要》中没有提到", "answerable": False, "citations": [], "sources": []}
+    assert score(item(answerable=False, expected_facts=[], expected_citations=[]), refused).correct
+    assert not score(item(), refused).correct
+
+
+def test_golden_set_is_well_formed_and_its_facts_are_in_the_plan(plan_text):
+    items = load_items(GOLDEN)
+    assert len(items) >= 150 and len({i.id for i in items}) == len(items)
+    assert {i.split for i in items} == {"dev", "test"}
+    squashed = "".join(plan_text.split())
+    for i in items:
+        assert i.answerable == bool(i.expected_citations), i.id
+        for fact in i.expected_facts:
+            assert "".join(fact.split()) in squashed, (i.id, fact)
+
+
+@pytest.fixture(scope="module")
+def full_run(assistant):
+    return run(assistant, load_items(GOLDEN))
+
+
+def test_every_citation_quote_of_a_full_eval_run_is_verbatim_in_the_plan(full_run, plan_text):
+    quotes = [c["quote"] for s in full_run for c in s.answer["citations"]]
+    assert quotes and all(quote_is_verbatim(q, plan_text) for q in quotes)
+
+
+def test_every_answer_is_contract_json(full_run):
+    for s in full_run:
+        json.dumps(s.answer, ensure_ascii=False)
+        assert len(s.answer["sources"]) >= 5
+        assert s.answer["answerable"] or s.answer["citations"] == []
+
+
+@pytest.mark.parametrize("split", ["dev", "test"])
+def test_accuracy_does_not_regress(full_run, split):
+    """A floor a little under the measured accuracy (README): a regression alarm, not a target."""
+    scores = [s for s in full_run if s.item.split == split]
+    assert sum(s.correct for s in scores) / len(scores) >= 0.85
