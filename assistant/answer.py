@@ -93,7 +93,8 @@ class Answer:
     sources: list[Source] = field(default_factory=list)
     standalone_question: str = ""
     language: str = "zh"
-    backend: str = "extractive"
+    backend: str = "extractive"  # or "llm" (assistant/llm.py)
+    fallback: str | None = None  # why the LLM answer was replaced by this extractive one
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,7 +141,7 @@ class ExtractiveAnswerer:
         self._heading_words = [set(lexical_tokens(c.heading)) for c in index.chunks]
         self._title_words = {
             (c.chapter, c.section): set(lexical_tokens(c.section_title)) for c in index.chunks if c.section
-        }
+        } | {(c.chapter, None): set(lexical_tokens(c.chapter_title)) for c in index.chunks if c.kind == "paragraph"}
         self._idf = index.sentence_bm25.idf
         # Words the plan never uses weigh like the rarest words it does use.
         self._unknown_idf = max(self._idf.values())
@@ -175,8 +176,8 @@ class ExtractiveAnswerer:
         top = hits[0].chunk
         if (_DEFINE_Q.search(q) or _LIST_Q.search(q)) and top.kind == "glossary":
             return self._glossary(base, top, english)
-        if _LIST_Q.search(q) and (leads := self._section_leads(top, q, wanted)):
-            return self._listing(base, top, leads, english)
+        if _LIST_Q.search(q) and (parts := self._parts(top, q, wanted)):
+            return self._listing(base, top, parts, english)
         best = ranked[0]
         if best.hit.chunk.kind == "indicator":
             return self._indicator(base, best.hit.chunk, english)
@@ -254,20 +255,33 @@ class ExtractiveAnswerer:
                 picked.append(candidate)
         return picked
 
-    def _section_leads(self, chunk: Chunk, question: str, wanted: dict[str, float]) -> list[Chunk]:
-        """The "——" leads of the chunk's section, when the question names that section."""
-        if chunk.kind != "paragraph" or chunk.section is None:
-            return []
-        title = {t: self.weight(t) for t in self._title_words.get((chunk.chapter, chunk.section), set())}
+    def _names(self, title_key: tuple[int, int | None], question: str, wanted: dict[str, float]) -> bool:
+        """Whether the question names this section (or chapter): most of its title's words,
+        and little else of its own."""
+        title = {t: self.weight(t) for t in self._title_words.get(title_key, set())}
         own = {t: w for t, w in wanted.items() if t in set(lexical_tokens(question))}
-        # The question names the section (most of its title) and little else.
-        if self.coverage(title, set(wanted)) < TITLE_COVERAGE or self.coverage(own, set(title)) < TITLE_COVERAGE:
+        return (bool(title) and self.coverage(title, set(wanted)) >= TITLE_COVERAGE
+                and self.coverage(own, set(title)) >= TITLE_COVERAGE)
+
+    def _parts(self, chunk: Chunk, question: str, wanted: dict[str, float]) -> list[tuple[Chunk, str, str]]:
+        """The parts of what the question names, as (chunk to cite, item, verbatim quote):
+        a section's "——" leads, or a chapter's sections."""
+        if chunk.kind != "paragraph" or chunk.chapter is None:
             return []
-        leads: dict[str, Chunk] = {}
-        for c in self.index.chunks:
-            if c.kind == "paragraph" and (c.chapter, c.section) == (chunk.chapter, chunk.section) and c.lead:
-                leads.setdefault(c.lead, c)
-        return list(leads.values()) if len(leads) >= 2 else []
+        if chunk.section is not None and self._names((chunk.chapter, chunk.section), question, wanted):
+            leads: dict[str, Chunk] = {}
+            for c in self.index.chunks:
+                if c.kind == "paragraph" and (c.chapter, c.section) == (chunk.chapter, chunk.section) and c.lead:
+                    leads.setdefault(c.lead, c)
+            if len(leads) >= 2:
+                return [(c, lead, "——" + lead) for lead, c in leads.items()]
+        if self._names((chunk.chapter, None), question, wanted):
+            sections: dict[int, Chunk] = {}
+            for c in self.index.chunks:
+                if c.kind == "paragraph" and c.chapter == chunk.chapter and c.section is not None:
+                    sections.setdefault(c.section, c)
+            return [(c, c.section_title, f"（{cn_numeral(n)}）{c.section_title}") for n, c in sections.items()]
+        return []
 
     # -- answer shapes ----------------------------------------------------
 
@@ -292,12 +306,15 @@ class ExtractiveAnswerer:
         base.citations = [citation_for(chunk, chunk.text)]
         return base
 
-    def _listing(self, base: Answer, top: Chunk, leads: list[Chunk], english: bool) -> Answer:
-        where = f"第{cn_numeral(top.chapter)}章（{cn_numeral(top.section)}）{top.section_title}"
-        items = "；".join(f"{n}. {c.lead}[{n}]" for n, c in enumerate(leads, 1))
-        base.answer = (f"{english_label(top)} covers {len(leads)} areas: {items}." if english
-                       else f"《纲要》{where}包括{len(leads)}个方面：{items}。")
-        base.citations = [citation_for(c, "——" + c.lead) for c in leads]
+    def _listing(self, base: Answer, top: Chunk, parts: list[tuple[Chunk, str, str]], english: bool) -> Answer:
+        first = parts[0][0]
+        whole_chapter = first.section != top.section or parts[0][2].startswith("（")
+        where = (f"第{cn_numeral(top.chapter)}章 {top.chapter_title}" if whole_chapter
+                 else f"第{cn_numeral(top.chapter)}章（{cn_numeral(top.section)}）{top.section_title}")
+        items = "；".join(f"{n}. {item}[{n}]" for n, (_, item, _) in enumerate(parts, 1))
+        base.answer = (f"The Outline's {where} covers {len(parts)} parts: {items}." if english
+                       else f"《纲要》{where}包括{len(parts)}个方面：{items}。")
+        base.citations = [citation_for(c, quote) for c, _, quote in parts]
         return base
 
     def _locate(self, base: Answer, best: Scored, english: bool) -> Answer:

@@ -18,6 +18,8 @@ SENTENCE_END = "。！？；"
 _SENTENCE_RE = re.compile(rf"[^{SENTENCE_END}]+[{SENTENCE_END}]?[”’）]?")
 _DIGIT_SPACE_RE = re.compile(r"(?<=[\d.%])\s+(?=[\u4e00-\u9fff%])|(?<=[\u4e00-\u9fff])\s+(?=\d)")
 _INVISIBLE_RE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# "第九章", "第三节": how people point at the outline, not what they ask about.
+_ORDINAL = re.compile(r"^第[一二三四五六七八九十\d]+[章节部条项]?$")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -26,6 +28,7 @@ _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 STOPWORDS = frozenset(
     """的 了 和 与 及 等 在 是 有 为 对 把 被 将 要 会 能 可 也 都 还 就 并 或 而 之 其 这 那 这个 那个
     什么 怎么 怎样 如何 多少 哪些 哪个 哪里 哪儿 吗 呢 吧 啊 呀 么 嘛 一下 一些 我 我们 你 你们 他 她 它
+    部分 内容 几个部分 哪几个 有哪些 主要内容 什么内容 讲了 讲 写 提到
     哪 哪几 哪些方面 几个方面 几方面 包括 分别 安排 规划 方面 里 一些 多少家 多少个 几个 几条 几项 是否 有何 哪一年
     区里 长宁 长宁区 纲要 咱们 请问 请 想 知道 问 一个 有没有 是不是 没有 能不能 会不会 可以 方面 情况 关于 具体
     changning shanghai district the a an of to in on for and or is are be what how many much which where when does do did
@@ -72,7 +75,7 @@ def lexical_tokens(text: str) -> list[str]:
     """Tokens for BM25: jieba's search-mode segmentation of normalised, lower-cased text,
     without punctuation and stopwords."""
     tokens = jieba.cut_for_search(normalize(text).lower())
-    return [t for t in tokens if t.strip() and t not in STOPWORDS and not _is_punct(t)]
+    return [t for t in tokens if t.strip() and t not in STOPWORDS and not _is_punct(t) and not _ORDINAL.match(t)]
 
 
 def _is_punct(token: str) -> bool:
