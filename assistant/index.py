@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -123,7 +124,7 @@ def build_index(settings: Settings, model: SentenceTransformer | None = None, pr
     manifest["build_seconds"] = round(time.perf_counter() - started, 2)
     manifest["files"] = {name: _sha256_file(staging / name) for name in FILES}
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    _replace_dir(staging, settings.index_dir)
+    _move_into(staging, settings.index_dir)
     return PlanIndex(chunks, chunk_vectors, BM25Okapi(tokens), sentences, sentence_vectors,
                      BM25Okapi(sentence_tokens), out_of_scope, vocabulary, manifest)
 
@@ -195,15 +196,15 @@ def _chunk_sentences(chunk: Chunk) -> list[str]:
     return split_sentences(chunk.text)
 
 
-def _replace_dir(staging: Path, target: Path) -> None:
-    if target.exists():
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(target)
+def _move_into(staging: Path, target: Path) -> None:
+    """Move the built files into place, the manifest last: a crash in between leaves
+    checksums that do not match, which the next load detects. Other files in the
+    folder (its README) are left alone."""
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "manifest.json").unlink(missing_ok=True)
+    for name in (*FILES, "manifest.json"):
+        os.replace(staging / name, target / name)
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _sha256_bytes(data: bytes) -> str:
