@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from assistant.chunks import Chunk, cn_numeral
+from assistant.commitments import Commitment, Ledger
 from assistant.index import PlanIndex
 from assistant.refusal import Evidence, refuse
 from assistant.retrieval import Hit, Query
@@ -131,8 +132,9 @@ class Scored:
 class ExtractiveAnswerer:
     """Compose answers from the index's sentences; no model beyond the embedder."""
 
-    def __init__(self, index: PlanIndex) -> None:
+    def __init__(self, index: PlanIndex, ledger: Ledger | None = None) -> None:
         self.index = index
+        self.ledger = ledger
         self._sentences_of: dict[int, list[int]] = {}
         for i, sentence in enumerate(index.sentences):
             self._sentences_of.setdefault(sentence.chunk, []).append(i)
@@ -185,7 +187,9 @@ class ExtractiveAnswerer:
             return self._locate(base, best, english)
         if _LIST_Q.search(q) and top.kind == "paragraph" and len(top.text) <= WHOLE_PARAGRAPH_CHARS:
             return self._quote(base, [Scored(hits[0], top.text, best.score, best.coverage)], english)
-        return self._quote(base, self._pick(ranked, MAX_SENTENCES + bool(_LIST_Q.search(q))), english)
+        picked = self._pick(ranked, MAX_SENTENCES + bool(_LIST_Q.search(q)))
+        record = self._commitment_in(best, wanted, period) if numeric else None
+        return self._quote(base, picked, english, record)
 
     def evidence_for(self, question: str, query: Query, hits: list[Hit]) -> Evidence:
         q = normalize(question)
@@ -324,7 +328,20 @@ class ExtractiveAnswerer:
         base.citations = [citation_for(chunk, best.sentence.strip())]
         return base
 
-    def _quote(self, base: Answer, picked: list[Scored], english: bool) -> Answer:
+    def _commitment_in(self, best: Scored, wanted: dict[str, float], period: str | None) -> Commitment | None:
+        """The ledger's record for the figure the best sentence states, if it has one: the
+        record whose metric shares most of the question's words (targets, or 十三五
+        results for questions about the past)."""
+        if self.ledger is None:
+            return None
+        sentence = squash(best.sentence)
+        kinds = {"achievement"} if period == "past" else {"target", "qualitative"}
+        candidates = [r for r in self.ledger.records if r.kind in kinds and squash(r.quote) in sentence]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda r: self.coverage(wanted, set(lexical_tokens(r.metric))))
+
+    def _quote(self, base: Answer, picked: list[Scored], english: bool, record: Commitment | None = None) -> Answer:
         citations: list[Citation] = []
         chunk_marker: dict[str, int] = {}
         parts = []
@@ -339,11 +356,24 @@ class ExtractiveAnswerer:
             parts.append(f"{item.sentence.strip().removeprefix('——')}[{chunk_marker[chunk.id]}]")
         first = picked[0].hit.chunk
         if english:
-            base.answer = f"According to the Outline ({english_label(first)}): " + " ".join(parts)
+            lead = f"{record.metric}: {stated(record)}. " if record else ""
+            base.answer = f"According to the Outline ({english_label(first)}): {lead}" + " ".join(parts)
+        elif record:
+            verb = "为" if record.kind == "achievement" else "目标为"
+            base.answer = f"根据《纲要》{first.label}，{record.metric}{verb}{stated(record)}。原文：" + "".join(parts)
         else:
             base.answer = f"根据《纲要》{first.label}：" + "".join(parts)
         base.citations = citations
         return base
+
+
+def stated(record: Commitment) -> str:
+    """A record's value with its bound where Chinese puts it: "3%以上", "不少于7000套"."""
+    if not record.qualifier:
+        return record.value
+    if record.qualifier in ("以上", "左右", "以内", "以下"):
+        return record.value + record.qualifier
+    return record.qualifier + record.value
 
 
 def asked_measure(question: str) -> str | None:

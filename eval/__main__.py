@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         scores = run(assistant, [i for i in items if i.split == split])
         all_scores += scores
         print(table(scores, f"\n## split: {split} ({len(scores)} items, retrieval: {args.mode})"))
+    if args.split == "all":
+        from eval.commitments import commitments_report
+
+        print("\n## commitments ledger vs eval/commitments_checklist.jsonl\n" + commitments_report())
     if args.failures:
         for s in all_scores:
             if not s.correct:
