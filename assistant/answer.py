@@ -19,7 +19,7 @@ from assistant.commitments import Commitment, Ledger
 from assistant.index import PlanIndex
 from assistant.refusal import Evidence, refuse
 from assistant.retrieval import Hit, Query
-from assistant.text import lexical_tokens, normalize, squash
+from assistant.text import lexical_tokens, normalize, printable, squash
 
 REFUSAL_ZH = "《纲要》中没有提到这方面的内容，无法根据《纲要》回答这个问题。"
 REFUSAL_EN = "The Outline does not mention this, so it cannot be answered from the plan."
@@ -166,7 +166,7 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, query: Query, hits: list[Hit], english: bool) -> Answer:
         sources = [source_for(h) for h in hits]
-        base = Answer(question=question, answer="", answerable=True, sources=sources,
+        base = Answer(question=printable(question), answer="", answerable=True, sources=sources,
                       standalone_question=query.text, language="en" if english else "zh")
         q = normalize(question)
         numeric = bool(_NUMERIC_Q.search(q))

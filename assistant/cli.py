@@ -90,7 +90,7 @@ def _feedback_export(args) -> int:
 
     store = FeedbackStore(args.db or Settings().feedback_db)
     lines = store.export_candidates()
-    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    text = "".join(json_line(line) + "\n" for line in lines)
     if args.out:
         args.out.write_text(text, encoding="utf-8")
         print(f"wrote {len(lines)} candidates to {args.out}", file=sys.stderr)
@@ -118,12 +118,19 @@ def _ask(args) -> int:
     except BadQuestion as error:
         raise CliError(str(error)) from None
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        print(json_line(answer.to_dict()))
     else:
         print(render_text(answer))
     if args.explain:
         print(json.dumps(assistant.explain(args.question), ensure_ascii=False, indent=1), file=sys.stderr)
     return 0
+
+
+def json_line(data: dict) -> str:
+    """One JSON object on one line, UTF-8 as is (ensure_ascii=False), but with the
+    characters that line-splitters treat as line breaks (U+0085, U+2028, U+2029) escaped."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("\u0085", "\\u0085").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def render_text(answer) -> str:
@@ -151,7 +158,7 @@ def _batch(args) -> int:
     except BatchError as error:
         raise CliError(str(error)) from None
     tmp = args.output.with_name(args.output.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in results), encoding="utf-8")
+    tmp.write_text("".join(json_line(r) + "\n" for r in results), encoding="utf-8")
     tmp.replace(args.output)
     return 0
 

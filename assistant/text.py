@@ -17,9 +17,11 @@ jieba.setLogLevel(logging.WARNING)
 SENTENCE_END = "。！？；"
 _SENTENCE_RE = re.compile(rf"[^{SENTENCE_END}]+[{SENTENCE_END}]?[”’）]?")
 _DIGIT_SPACE_RE = re.compile(r"(?<=[\d.%])\s+(?=[\u4e00-\u9fff%])|(?<=[\u4e00-\u9fff])\s+(?=\d)")
-_INVISIBLE_RE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Control, zero-width and bidi-override characters, and lone surrogates (unencodable).
+_INVISIBLE_RE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
 # "第九章", "第三节": how people point at the outline, not what they ask about.
 _ORDINAL = re.compile(r"^第[一二三四五六七八九十\d]+[章节部条项]?$")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -47,6 +49,11 @@ def normalize(text: str) -> str:
     text = _INVISIBLE_RE.sub("", text)
     text = re.sub(r"\s+", " ", text).strip()
     return _DIGIT_SPACE_RE.sub("", text)
+
+
+def printable(text: str) -> str:
+    """The text as given, but encodable: lone surrogates (from a bad terminal or file) become U+FFFD."""
+    return _SURROGATE_RE.sub("\ufffd", text)
 
 
 def squash(text: str) -> str:
