@@ -1,0 +1,109 @@
+"""规划问答 web page: `python app.py [--host HOST] [--port PORT]` (what `make run` starts).
+
+Serves the citizen chat tab on 127.0.0.1:7860 by default; GRADIO_SERVER_NAME and
+GRADIO_SERVER_PORT are honoured, and the flags win over them. The model and index
+load once at start (the index is built first when missing).
+
+Tabs: the chat tab (assistant/chat_page.py), then "规划承诺" when the module
+assistant/commitments_tab.py exists: its `build_commitments_tab()` is called inside
+the app's `gr.Tabs()` and adds its own `gr.Tab("规划承诺")`. When that module is
+missing, or fails, the chat page comes up without the tab (the error is logged).
+"""
+
+from __future__ import annotations
+
+import os
+
+# No network here: keep Gradio from phoning home; models load from installed packages.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from assistant.chat_page import CSS, HEAD, TITLE, ChatPage  # noqa: E402
+from assistant.config import Settings  # noqa: E402
+from assistant.engine import PlanAssistant  # noqa: E402
+from assistant.feedback import FeedbackStore  # noqa: E402
+
+log = logging.getLogger("app")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+# System fonts only: the default theme would fetch web fonts, and CJK needs local ones anyway.
+FONTS = ["Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsoft YaHei", "sans-serif"]
+MONO_FONTS = ["Noto Sans Mono CJK SC", "DejaVu Sans Mono", "monospace"]
+
+
+def commitments_tab_builder() -> Callable[[], None] | None:
+    """`build_commitments_tab` from assistant/commitments_tab.py, or None when there is none
+    (or it fails to import: the chat must still come up; the error goes to the log)."""
+    try:
+        from assistant.commitments_tab import build_commitments_tab
+    except ModuleNotFoundError as error:
+        if error.name != "assistant.commitments_tab":
+            log.exception("the commitments tab is left out: it needs a module that is missing")
+        return None
+    except Exception:
+        log.exception("the commitments tab is left out: assistant/commitments_tab.py failed to import")
+        return None
+    return build_commitments_tab
+
+
+def build_app(page: ChatPage) -> gr.Blocks:
+    with gr.Blocks(title=TITLE, fill_width=False) as demo:
+        with gr.Tabs():
+            with gr.Tab("规划问答", id="chat"):
+                page.render()
+            if (build_commitments_tab := commitments_tab_builder()) is not None:
+                try:
+                    build_commitments_tab()
+                except Exception:
+                    log.exception("the commitments tab is left out: build_commitments_tab() failed")
+    return demo
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="规划问答: the chat page")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME") or DEFAULT_HOST,
+                        help="address to listen on (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT") or DEFAULT_PORT),
+                        help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    from assistant.embeddings import ModelUnavailable
+
+    settings = Settings()
+    try:
+        assistant = PlanAssistant.load(settings)
+    except ModelUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    page = ChatPage(assistant, FeedbackStore(settings.feedback_db), settings)
+    page.warm_up()
+    demo = build_app(page)
+    demo.queue(default_concurrency_limit=4)
+    log.info("feedback is saved to %s", settings.feedback_db)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        show_error=False,  # errors reach the page as friendly messages, never tracebacks
+        theme=gr.themes.Soft(font=FONTS, font_mono=MONO_FONTS),
+        css=CSS,
+        head=HEAD,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""The citizen chat tab: ask in Chinese or English, get cited answers, follow up, vote.
+
+The page keeps the conversation (raw questions and Answer objects) in a per-browser
+gr.State and shows it through a Chatbot in messages format whose content is HTML
+from assistant.chat_format, with Markdown off: user text never becomes markup.
+The answer function is also a named API endpoint, `ask`, for gradio_client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from assistant.answer import Answer
+from assistant.chat_format import (PlanPassages, escape, format_answer, format_notice, format_pending,
+                                   format_question)
+from assistant.config import Settings
+from assistant.engine import BadQuestion, PlanAssistant
+from assistant.feedback import FeedbackStore
+from assistant.followup import Turn
+from assistant.outline import parse_outline, read_plan
+
+log = logging.getLogger(__name__)
+
+TITLE = "规划问答"
+EXAMPLES = [  # what citizens ask about; each one answered from the plan
+    ("养老", "养老床位要达到多少？"),
+    ("教育", "要新建哪些学校？"),
+    ("医疗", "家庭医生签约有什么目标？"),
+    ("交通", "停车难怎么解决？"),
+    ("住房", "租赁住房要建多少？"),
+    ("环境", "绿化覆盖率的目标是多少？"),
+    ("就业", "就业方面有哪些措施？"),
+    ("English", "How many high-tech companies by 2025?"),
+]
+TOO_LONG = "问题有点长（{length}字）。请把问题控制在{limit}字以内，再发一次。"
+NOT_UNDERSTOOD = "没能读懂这个问题，请换个说法再试一次。"
+SORRY = "抱歉，系统暂时出了点问题，请稍后再试。"
+VOTE_PROMPT = {
+    # No emoji: they show as boxes where no emoji font is installed (the thumbs are Gradio icons).
+    "up": "**已记录：这个回答有用。** 谢谢！愿意的话，可以说说哪里有用（选填）。",
+    "down": "**已记录：这个回答没帮上忙。** 哪里不对或缺了什么？写下来能帮我们改进（选填）。",
+}
+
+CSS = """
+#pa-header h1 { font-size: 1.6rem; margin: 0.2rem 0; }
+#pa-header p { margin: 0.2rem 0; color: var(--body-text-color-subdued); }
+.pa-question { white-space: pre-wrap; word-break: break-word; }
+.pa-answer-text { white-space: pre-wrap; line-height: 1.7; }
+.pa-ref { color: var(--color-accent); font-weight: 600; margin: 0 1px; }
+.pa-sources { margin-top: 0.6rem; border-top: 1px solid var(--border-color-primary); padding-top: 0.4rem; }
+.pa-sources-title { font-size: 0.85em; color: var(--body-text-color-subdued); margin-bottom: 0.2rem; }
+.pa-source { margin: 0.25rem 0; font-size: 0.92em; }
+.pa-source > summary { cursor: pointer; color: var(--link-text-color, var(--color-accent)); }
+.pa-ref-num { font-weight: 600; }
+.pa-quote { margin: 0.4rem 0 0.4rem 0.2rem; padding: 0.3rem 0.7rem; border-left: 3px solid var(--color-accent);
+            background: var(--background-fill-secondary); white-space: pre-wrap; }
+.pa-fulltext { margin: 0.3rem 0 0.3rem 0.9rem; }
+.pa-fulltext > summary { cursor: pointer; font-size: 0.9em; color: var(--body-text-color-subdued); }
+.pa-section-title { font-weight: 600; margin: 0.4rem 0 0.2rem; }
+.pa-section-text { white-space: pre-line; line-height: 1.7; max-height: 14rem; overflow-y: auto;
+                   padding: 0.3rem 0.5rem; background: var(--background-fill-secondary); border-radius: 4px; }
+.pa-section-text mark, .pa-hit td { background: #fff3a3; color: inherit; }
+.pa-indicators { font-size: 0.85em; border-collapse: collapse; }
+.pa-indicators td, .pa-indicators th { border: 1px solid var(--border-color-primary); padding: 2px 6px; }
+.pa-note { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.pa-refusal { color: var(--body-text-color-subdued); }
+.pa-refusal-text::before { content: "ⓘ "; }
+.pa-hint { font-size: 0.88em; margin-top: 0.3rem; }
+.pa-notice { color: #b45309; }
+.pa-pending { color: var(--body-text-color-subdued); font-style: italic; }
+#pa-chat .example { border: 1px solid var(--border-color-primary); border-radius: 8px; }
+#pa-footnote { font-size: 0.85em; color: var(--body-text-color-subdued); }
+"""
+# Opening a source's full text scrolls its highlighted passage into view.
+HEAD = """<script>
+document.addEventListener("toggle", (event) => {
+  const details = event.target;
+  if (details instanceof HTMLDetailsElement && details.open && details.classList.contains("pa-fulltext")) {
+    const mark = details.querySelector("mark, .pa-hit");
+    if (mark) mark.scrollIntoView({block: "nearest"});
+  }
+}, true);
+</script>"""
+
+
+@dataclass
+class Exchange:
+    """One question and what the page showed for it."""
+
+    question: str
+    answer: Answer | None = None
+    html: str = ""  # the assistant message as shown; empty while pending
+
+
+@dataclass
+class Conversation:
+    # The id is set at the first question: gr.State copies this object for every visitor.
+    id: str = ""
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    def history(self, before: int | None = None) -> list[Turn]:
+        """The answered turns before exchange `before` (all by default), for follow-ups."""
+        turns: list[Turn] = []
+        for exchange in self.exchanges[:before]:
+            if exchange.answer is not None:
+                turns += [Turn("user", exchange.question), Turn("assistant", exchange.answer.answer)]
+        return turns
+
+
+class ChatPage:
+    """The chat tab's components and handlers around one loaded PlanAssistant."""
+
+    def __init__(self, assistant: PlanAssistant, store: FeedbackStore, settings: Settings | None = None) -> None:
+        self.assistant = assistant
+        self.store = store
+        self.settings = settings or assistant.settings
+        self.passages = PlanPassages(parse_outline(read_plan(self.settings.plan_path)))
+        self._lock = threading.Lock()  # one question at a time through the engine
+
+    def ask(self, question: str, history: list[Turn]) -> Answer:
+        with self._lock:
+            return self.assistant.ask(question, history)
+
+    def warm_up(self) -> None:
+        """Answer one question so that the first visitor does not wait for lazy loading."""
+        self.ask(EXAMPLES[0][1], [])
+
+    # -- chat -------------------------------------------------------------
+
+    def messages(self, conversation: Conversation) -> list[dict]:
+        limit = self.settings.max_question_chars
+        out = []
+        for exchange in conversation.exchanges:
+            out.append({"role": "user", "content": format_question(exchange.question, limit)})
+            out.append({"role": "assistant", "content": exchange.html or format_pending()})
+        return out
+
+    def respond(self, question: str, conversation: Conversation):
+        """Show the question at once, then the answer (a generator: two updates)."""
+        if not isinstance(question, str) or not question.strip():
+            yield gr.update(), gr.update(), conversation, gr.update()
+            return
+        conversation.id = conversation.id or uuid.uuid4().hex
+        history = conversation.history()
+        exchange = Exchange(question)
+        conversation.exchanges.append(exchange)
+        yield "", self.messages(conversation), conversation, gr.update(visible=False)
+        exchange.answer, exchange.html = self._answer(question, history)
+        yield "", self.messages(conversation), conversation, gr.update()
+
+    def _answer(self, question: str, history: list[Turn]) -> tuple[Answer | None, str]:
+        limit = self.settings.max_question_chars
+        if len(question.strip()) > limit:
+            return None, format_notice(TOO_LONG.format(length=len(question.strip()), limit=limit))
+        try:
+            answer = self.ask(question, history)
+        except BadQuestion as error:
+            message = str(error)
+            if "too long" in message:
+                return None, format_notice(TOO_LONG.format(length=len(question.strip()), limit=limit))
+            return None, format_notice(NOT_UNDERSTOOD)
+        except Exception:
+            log.exception("answering %r failed", question[:200])
+            return None, format_notice(SORRY)
+        try:
+            return answer, format_answer(answer, self.passages)
+        except Exception:
+            log.exception("formatting the answer to %r failed", question[:200])
+            return None, format_notice(SORRY)
+
+    def respond_to_example(self, conversation: Conversation, event: gr.SelectData):
+        text = event.value.get("text", "") if isinstance(event.value, dict) else str(event.value or "")
+        yield from self.respond(text, conversation)
+
+    def clear(self):
+        return Conversation(), [], gr.update(visible=False), None
+
+    # -- feedback -----------------------------------------------------------
+
+    def vote(self, conversation: Conversation, event: gr.LikeData):
+        """Save a 👍/👎 at once; then offer the optional comment box."""
+        index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+        turn = int(index) // 2
+        if not 0 <= turn < len(conversation.exchanges) or conversation.exchanges[turn].answer is None:
+            return None, gr.update(visible=False), gr.update()
+        exchange = conversation.exchanges[turn]
+        vote = {True: "up", False: "down"}.get(event.liked)  # "" or None: the vote was withdrawn
+        history = [{"role": t.role, "content": t.content} for t in conversation.history(turn)]
+        try:
+            item_id = self.store.vote(conversation.id, turn, exchange.question, history,
+                                      exchange.answer.to_dict(), vote)
+        except Exception:
+            log.exception("saving a vote failed")
+            gr.Warning("反馈没有保存成功，请稍后再试。", title="提示")
+            return None, gr.update(visible=False), gr.update()
+        if vote is None:
+            return None, gr.update(visible=False), gr.update()
+        return item_id, gr.update(visible=True), gr.update(value=VOTE_PROMPT[vote])
+
+    def save_comment(self, text: str, item_id: int | None):
+        if item_id is not None and isinstance(text, str) and text.strip():
+            try:
+                self.store.comment(item_id, text)
+                gr.Info("已收到您的意见，谢谢！", duration=4, title="提示")
+            except Exception:
+                log.exception("saving a comment failed")
+                gr.Warning("意见没有保存成功，请稍后再试。", title="提示")
+        return "", gr.update(visible=False), None
+
+    # -- API ----------------------------------------------------------------
+
+    def api_ask(self, question: str, history: list[dict] | str | None = None) -> dict:
+        """Answer `question` given the conversation so far (`history`: [{"role", "content"}],
+        oldest first, or that list as a JSON string); returns the answer object of CONTRACT §1."""
+        turns = parse_history(history)
+        if not isinstance(question, str):
+            raise gr.Error("question must be text / 问题必须是文字")
+        try:
+            answer = self.ask(question, turns)
+        except BadQuestion as error:
+            raise gr.Error(f"bad question: {error}") from None
+        except Exception:
+            log.exception("API answer to %r failed", str(question)[:200])
+            raise gr.Error(SORRY) from None
+        return answer.to_dict()
+
+    # -- layout -------------------------------------------------------------
+
+    def render(self) -> None:
+        """Lay out the chat tab inside the current gr.Blocks context and wire its events."""
+        gr.HTML(
+            f'<div id="pa-header"><h1>{TITLE}</h1>'
+            f'<p>根据《{escape(plan_title(self.passages))}》原文回答您的问题，每个回答都注明出处，点开可看原文。</p></div>'
+        )
+        conversation = gr.State(Conversation())
+        feedback_id = gr.State(None)
+        chatbot = gr.Chatbot(
+            elem_id="pa-chat",
+            label="对话",
+            show_label=False,
+            height="72vh",
+            min_height=420,
+            render_markdown=False,  # messages are HTML built with everything escaped
+            sanitize_html=True,
+            latex_delimiters=[],
+            allow_tags=False,
+            placeholder="您好！想了解长宁区“十四五”规划里的什么内容？可以点下面的例子，也可以直接输入问题（中文、English 都可以）。",
+            examples=[{"text": q, "display_text": f"{topic} · {q}"} for topic, q in EXAMPLES],
+            feedback_options=["Like", "Dislike"],
+            buttons=[],  # no share (needs the internet) and no copy (would copy the HTML)
+            autoscroll=True,
+        )
+        with gr.Group(visible=False, elem_id="pa-feedback") as feedback_box:
+            feedback_prompt = gr.Markdown(VOTE_PROMPT["down"])
+            with gr.Row():
+                comment = gr.Textbox(label="意见", show_label=False, placeholder="例如：答案里的数字不对 / 没回答我问的 / 出处不相关",
+                                     max_lines=4, scale=5, elem_id="pa-comment")
+                send_comment = gr.Button("提交意见", scale=1, elem_id="pa-send-comment")
+        with gr.Row(equal_height=True):
+            question = gr.Textbox(label="问题", show_label=False, scale=8, lines=1, max_lines=5, autofocus=True, elem_id="pa-input",
+                                  placeholder="请输入问题，例如：我家附近会新增养老床位吗？（按回车发送）")
+            send = gr.Button("发送", variant="primary", scale=1, min_width=80, elem_id="pa-send")
+        with gr.Row():
+            clear = gr.Button("清空对话", size="sm", variant="secondary", scale=0, min_width=120, elem_id="pa-clear")
+            gr.HTML('<div id="pa-footnote">回答只摘引《纲要》原文；规划里没有的内容会直接说明。</div>')
+
+        outputs = [question, chatbot, conversation, feedback_box]
+        for trigger in (question.submit, send.click):
+            trigger(self.respond, [question, conversation], outputs, show_progress="hidden",
+                    api_visibility="private")
+        chatbot.example_select(self.respond_to_example, [conversation], outputs, show_progress="hidden",
+                               api_visibility="private")
+        chatbot.like(self.vote, [conversation], [feedback_id, feedback_box, feedback_prompt],
+                     api_visibility="private")
+        for trigger in (comment.submit, send_comment.click):
+            trigger(self.save_comment, [comment, feedback_id], [comment, feedback_box, feedback_id],
+                    api_visibility="private")
+        for trigger in (clear.click, chatbot.clear):  # the button, and the chatbot's own trash icon
+            trigger(self.clear, None, [conversation, chatbot, feedback_box, feedback_id], api_visibility="private")
+        gr.api(self.api_ask, api_name="ask")
+
+
+def parse_history(history) -> list[Turn]:
+    """[{"role": "user"|"assistant", "content": str}] (or its JSON text) as Turns; gr.Error if malformed."""
+    if history is None or history == "":
+        return []
+    if isinstance(history, str):
+        try:
+            history = json.loads(history)
+        except json.JSONDecodeError:
+            raise gr.Error("history must be a JSON list of {role, content} / 对话历史格式不对") from None
+    if not isinstance(history, list) or not all(
+        isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
+        for t in history
+    ):
+        raise gr.Error("history must be a list of {role: user|assistant, content: text} / 对话历史格式不对")
+    return [Turn(t["role"], t["content"]) for t in history]
+
+
+def plan_title(passages: PlanPassages) -> str:
+    return "".join(passages.outline.title.split())
