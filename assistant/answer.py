@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+import jieba
 import numpy as np
 
 from assistant.chunks import Chunk, cn_numeral
@@ -145,6 +146,7 @@ class ExtractiveAnswerer:
             (c.chapter, c.section): set(lexical_tokens(c.section_title)) for c in index.chunks if c.section
         } | {(c.chapter, None): set(lexical_tokens(c.chapter_title)) for c in index.chunks if c.kind == "paragraph"}
         self._idf = index.sentence_bm25.idf
+        self._plan_text = squash("".join(c.text for c in index.chunks))
         # Words the plan never uses weigh like the rarest words it does use.
         self._unknown_idf = max(self._idf.values())
         # The plan's own distinctive terms: naming one shows the question is about the plan.
@@ -209,6 +211,7 @@ class ExtractiveAnswerer:
             numeric=numeric,
             has_quantity=self._states_target(best, asked_measure(question)),
             answer_score=best.score,
+            unknown_metric=numeric and any(m not in self._plan_text for m in _metric_words(question)),
             period_conflict=question_period(question) == "future" and _is_achievement(best.hit.chunk),
         )
 
@@ -365,6 +368,12 @@ class ExtractiveAnswerer:
             base.answer = f"根据《纲要》{first.label}：" + "".join(parts)
         base.citations = citations
         return base
+
+
+def _metric_words(question: str) -> list[str]:
+    """The rates a question names as words ("出生率", "签约率"), to check whether the plan
+    ever names them: a figure for a rate the plan never mentions cannot be in it."""
+    return [t for t in jieba.lcut(normalize(question)) if len(t) >= 2 and t.endswith("率")]
 
 
 def stated(record: Commitment) -> str:

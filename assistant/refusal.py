@@ -27,6 +27,7 @@ class Evidence:
     numeric: bool  # the question asks for a number
     has_quantity: bool  # the best sentence states one, in the unit asked for
     answer_score: float  # the best sentence's score
+    unknown_metric: bool  # a number question names a measure the plan never names (人口出生率)
     period_conflict: bool  # asks about 十四五 targets, found only 十三五 results
 
 
@@ -34,6 +35,8 @@ def refuse(evidence: Evidence) -> bool:
     """Whether the plan does not answer the question, judged before composing any answer."""
     if evidence.numeric and (not evidence.has_quantity or evidence.answer_score < MIN_NUMERIC_ANSWER):
         return True  # a near miss: the plan discusses the topic but states no such figure
+    if evidence.unknown_metric:
+        return True
     if evidence.period_conflict:
         return True
     if evidence.term_match or evidence.coverage >= STRONG_COVERAGE:
