@@ -23,3 +23,12 @@ class Settings:
     top_k: int = field(default_factory=lambda: _env_int("ASSISTANT_TOP_K", 8))
     feedback_db: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_FEEDBACK_DB", ROOT / "var" / "feedback.sqlite3")))
     max_question_chars: int = field(default_factory=lambda: _env_int("ASSISTANT_MAX_QUESTION_CHARS", 500))
+    # Answer generation: "none" (the offline extractive answerer), "openai" (any
+    # OpenAI-compatible server) or "ollama"; see assistant/llm.py.
+    llm: str = field(default_factory=lambda: os.environ.get("ASSISTANT_LLM", "none").strip().lower() or "none")
+    llm_model: str = field(default_factory=lambda: os.environ.get("ASSISTANT_LLM_MODEL", ""))
+    llm_timeout: float = field(default_factory=lambda: float(os.environ.get("ASSISTANT_LLM_TIMEOUT", 20)))  # seconds
+    # Each backend's usual variables; None leaves the client's own default.
+    openai_base_url: str | None = field(default_factory=lambda: os.environ.get("OPENAI_BASE_URL") or None)
+    openai_api_key: str | None = field(default_factory=lambda: os.environ.get("OPENAI_API_KEY") or None, repr=False)
+    ollama_host: str | None = field(default_factory=lambda: os.environ.get("OLLAMA_HOST") or None)

@@ -8,6 +8,7 @@ plan answers the question, and composes the answer.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from sentence_transformers import SentenceTransformer
@@ -18,6 +19,7 @@ from assistant.embeddings import load_model
 from assistant.expansion import expand
 from assistant.followup import Turn, standalone_question
 from assistant.index import PlanIndex, ensure_index
+from assistant.llm import LLMAnswerer, chat_model
 from assistant.retrieval import make_query, search
 from assistant.text import is_english, normalize
 
@@ -38,13 +40,17 @@ class PlanAssistant:
     index: PlanIndex
     answerer: ExtractiveAnswerer
     retrieval_mode: str = "hybrid"
+    llm: LLMAnswerer | None = None  # generates the answers when configured (assistant/llm.py)
 
     @classmethod
     def load(cls, settings: Settings | None = None, progress: bool = False) -> "PlanAssistant":
         settings = settings or Settings()
+        chat = chat_model(settings)  # a configuration error fails before the slow loads
         model = load_model(settings.embedding_model, settings.threads)
         index = ensure_index(settings, model, progress=progress)
-        return cls(settings, model, index, ExtractiveAnswerer(index))
+        answerer = ExtractiveAnswerer(index)
+        llm = LLMAnswerer(chat, answerer, settings.llm_timeout) if chat is not None else None
+        return cls(settings, model, index, answerer, llm=llm)
 
     def check(self, question: str) -> str:
         """The normalised question, or BadQuestion with a one-line reason."""
@@ -60,8 +66,20 @@ class PlanAssistant:
         return text
 
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+        if self.llm is not None:
+            return self.llm.ask(question, history, self.check, self._retrieve)
         text, query, hits = self._retrieve(question, history)
         return self.answerer.answer(question, query, hits, english=is_english(text))
+
+    def stream(self, question: str, history: list[Turn] | None = None) -> Iterator[str | Answer]:
+        """Text chunks as the answer is written, then the final Answer: show that one in
+        place of the chunks (its markers are checked and renumbered, or it is a fallback)."""
+        if self.llm is not None:
+            yield from self.llm.stream(question, history, self.check, self._retrieve)
+            return
+        answer = self.ask(question, history)
+        yield answer.answer
+        yield answer
 
     def explain(self, question: str, history: list[Turn] | None = None) -> dict:
         """What the answer was based on: the rewritten query, the hits and the refusal evidence."""
@@ -74,10 +92,10 @@ class PlanAssistant:
             "evidence": asdict(self.answerer.evidence_for(text, query, hits)),
         }
 
-    def _retrieve(self, question: str, history: list[Turn] | None):
+    def _retrieve(self, question: str, history: list[Turn] | None, standalone: str | None = None):
         text = self.check(question)
         turns = [t for t in (history or []) if t.role in ("user", "assistant") and t.content.strip()]
-        standalone = standalone_question(text, turns)
+        standalone = standalone or standalone_question(text, turns)  # given: rewritten by the LLM
         query = make_query(self.model, expand(standalone))
         hits = search(self.index, query, self.settings.top_k, self.retrieval_mode)
         if standalone != text:
