@@ -18,7 +18,7 @@ import numpy as np
 from assistant.chunks import Chunk, cn_numeral
 from assistant.commitments import Commitment, Ledger
 from assistant.index import PlanIndex
-from assistant.refusal import Evidence, refuse
+from assistant.refusal import SCOPE_MARGIN, Evidence, refuse
 from assistant.retrieval import Hit, Query
 from assistant.text import lexical_tokens, normalize, printable, squash
 
@@ -192,6 +192,11 @@ class ExtractiveAnswerer:
         picked = self._pick(ranked, MAX_SENTENCES + bool(_LIST_Q.search(q)))
         record = self._commitment_in(best, wanted, period) if numeric else None
         return self._quote(base, picked, english, record)
+
+    def off_topic(self, query: Query, hits: list[Hit]) -> bool:
+        """Whether the question, on its own, is about something the plan does not cover."""
+        closest = float(self.index.out_of_scope.search(query.vector.reshape(1, -1), 1)[0][0][0])
+        return bool(hits) and closest - hits[0].dense > SCOPE_MARGIN
 
     def evidence_for(self, question: str, query: Query, hits: list[Hit]) -> Evidence:
         q = normalize(question)

@@ -14,12 +14,14 @@ from dataclasses import asdict, dataclass
 from sentence_transformers import SentenceTransformer
 
 from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.commitments import build_ledger
 from assistant.config import Settings
 from assistant.embeddings import load_model
 from assistant.expansion import expand
-from assistant.followup import Turn, standalone_question
+from assistant.followup import Turn, points_back, standalone_question
 from assistant.index import PlanIndex, ensure_index
 from assistant.llm import LLMAnswerer, chat_model
+from assistant.outline import parse_outline, read_plan
 from assistant.retrieval import make_query, search
 from assistant.text import is_english, normalize
 
@@ -48,7 +50,8 @@ class PlanAssistant:
         chat = chat_model(settings)  # a configuration error fails before the slow loads
         model = load_model(settings.embedding_model, settings.threads)
         index = ensure_index(settings, model, progress=progress)
-        answerer = ExtractiveAnswerer(index)
+        # The commitments ledger answers "what is the target for X" from its structured record.
+        answerer = ExtractiveAnswerer(index, build_ledger(parse_outline(read_plan(settings.plan_path))))
         llm = LLMAnswerer(chat, answerer, settings.llm_timeout) if chat is not None else None
         return cls(settings, model, index, answerer, llm=llm)
 
@@ -96,13 +99,17 @@ class PlanAssistant:
         text = self.check(question)
         turns = [t for t in (history or []) if t.role in ("user", "assistant") and t.content.strip()]
         standalone = standalone or standalone_question(text, turns)  # given: rewritten by the LLM
+        if standalone != text:
+            alone_query = make_query(self.model, expand(text))
+            alone = search(self.index, alone_query, self.settings.top_k, self.retrieval_mode)
+            if not points_back(text) and self.answerer.off_topic(alone_query, alone):
+                standalone = text  # "明天天气怎么样？" after a plan question is not a follow-up
         query = make_query(self.model, expand(standalone))
         hits = search(self.index, query, self.settings.top_k, self.retrieval_mode)
         if standalone != text:
             # A follow-up may also change the subject: keep what the question alone finds.
             seen = {h.position for h in hits[:FOLLOW_UP_EXTRA]}
-            alone = search(self.index, make_query(self.model, expand(text)), FOLLOW_UP_EXTRA, self.retrieval_mode)
-            extra = [h for h in alone if h.position not in seen][:2]
+            extra = [h for h in alone[:FOLLOW_UP_EXTRA] if h.position not in seen][:2]
             rest = [h for h in hits[FOLLOW_UP_EXTRA:] if h.position not in {e.position for e in extra}]
             hits = hits[:FOLLOW_UP_EXTRA] + extra + rest
         return text, query, hits

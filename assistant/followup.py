@@ -24,7 +24,8 @@ _ENDS_WITH_NE = re.compile(r"(?P<topic>.+?)\s*(?:方面|领域|这块)?呢\s*[�
 # ("“十三五”结束时已经达到多少了？") takes its subject from the conversation.
 _TOPICLESS = frozenset(
     """十三五 十四五 十三 十四 三五 四五 2025 2020 结束 期末 期间 时候 时 已经 达到 目标 要求 完成 实现 具体 数字
-    现在 以后 将来 新增 一共 总共 累计 前 五年 年 多少 几 多 要 到 了 末 当时 这 那 呢 是 有 数 怎么 样 哪一年 哪年""".split()
+    现在 以后 将来 新增 一共 总共 累计 前 五年 年 多少 几 多 要 到 了 末 当时 这 那 呢 是 有 数 怎么 样 哪一年 哪年
+    个 家 所 张 条 座 套 幢 部 台 处 项 场 次 件 户 人 万 亿 元 米 平方米 万平方米 公里 % 比例 比重""".split()
 )
 # Words that point back at something said before.
 _ANAPHORA = re.compile(
@@ -37,6 +38,7 @@ _INTENT = re.compile(
     r"|主要指标|指标|how many|how much|what|which|when|target|plan|main indicators?|indicator table",
     re.IGNORECASE,
 )
+_TOPICLESS_CHARS = frozenset("".join(_TOPICLESS))
 SHORT_QUESTION = 12  # characters; a question this short usually leans on the one before
 
 
@@ -49,10 +51,17 @@ class Turn:
 def is_follow_up(question: str, history: list[Turn]) -> bool:
     if not any(turn.role == "user" for turn in history):
         return False
+    return points_back(question) or len(normalize(question)) <= SHORT_QUESTION
+
+
+def points_back(question: str) -> bool:
+    """The question itself says it continues the conversation: 那…呢, 这个, a question with
+    no subject of its own. (A merely short question may be a new one: "明天天气怎么样？")"""
     q = normalize(question)
-    if _TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q) or _ANAPHORA.search(q) or len(q) <= SHORT_QUESTION:
+    if _TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q) or _ANAPHORA.search(q):
         return True
-    return not set(lexical_tokens(q)) - _TOPICLESS
+    # Judged by characters, as jieba glues such words in odd ways ("十四五末要" → "末要").
+    return all(set(token) <= _TOPICLESS_CHARS for token in lexical_tokens(q))
 
 
 def standalone_question(question: str, history: list[Turn]) -> str:
