@@ -46,6 +46,12 @@ def format_pending() -> str:
     return f'<div class="pa-pending">{escape(PENDING_TEXT)}</div>'
 
 
+def format_streaming(text: str) -> str:
+    """An answer still being written by the LLM backend: plain escaped text; the checked
+    answer replaces it when it is complete."""
+    return f'<div class="pa-pending">{escape(text)}</div>'
+
+
 def format_notice(message: str) -> str:
     """A message from the page itself (question too long, something went wrong)."""
     return f'<div class="pa-notice">{escape(message)}</div>'

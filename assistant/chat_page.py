@@ -12,12 +12,13 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import gradio as gr
 
 from assistant.answer import Answer
-from assistant.chat_format import (PlanPassages, escape, format_answer, format_notice, format_pending,
+from assistant.chat_format import (PlanPassages, escape, format_answer, format_notice, format_pending, format_streaming,
                                    format_question)
 from assistant.config import Settings
 from assistant.engine import BadQuestion, PlanAssistant
@@ -151,8 +152,32 @@ class ChatPage:
         exchange = Exchange(question)
         conversation.exchanges.append(exchange)
         yield "", self.messages(conversation), conversation, gr.update(visible=False)
-        exchange.answer, exchange.html = self._answer(question, history)
+        if self.assistant.llm is None:
+            exchange.answer, exchange.html = self._answer(question, history)
+        else:  # an LLM writes the answer: show its tokens as they come
+            for exchange.answer, exchange.html in self._stream(question, history):
+                yield "", self.messages(conversation), conversation, gr.update()
         yield "", self.messages(conversation), conversation, gr.update()
+
+    def _stream(self, question: str, history: list[Turn]) -> Iterator[tuple[Answer | None, str]]:
+        """(None, partial text) while the LLM writes, then (answer, its HTML): the checked
+        answer, or the extractive fallback, replaces the streamed text."""
+        if len(question.strip()) > self.settings.max_question_chars:
+            yield self._answer(question, history)
+            return
+        written = ""
+        try:
+            for part in self.assistant.stream(question, history):
+                if isinstance(part, Answer):
+                    yield part, format_answer(part, self.passages)
+                    return
+                written += part
+                yield None, format_streaming(written)
+        except BadQuestion:
+            yield self._answer(question, history)
+        except Exception:
+            log.exception("streaming the answer to %r failed", question[:200])
+            yield None, format_notice(SORRY)
 
     def _answer(self, question: str, history: list[Turn]) -> tuple[Answer | None, str]:
         limit = self.settings.max_question_chars

@@ -17,6 +17,8 @@ CITATION = Citation(2, 4, 12, None, "第二章（四）主要指标 · 指标12 
 class FakeAssistant:
     """Answers everything with the greening indicator; records what it was asked."""
 
+    llm = None  # the extractive path
+
     def __init__(self, settings: Settings, error: Exception | None = None) -> None:
         self.settings = settings
         self.error = error
@@ -145,3 +147,34 @@ def test_api_turns_bad_questions_and_failures_into_errors(settings):
     with pytest.raises(gr.Error) as failure:
         page_with(settings, error=RuntimeError("secret detail")).api_ask("绿化？")
     assert "secret" not in str(failure.value)
+
+
+class FakeStreamingAssistant(FakeAssistant):
+    """As if an LLM backend were configured: text chunks, then the checked answer."""
+
+    llm = object()
+
+    def stream(self, question, history=None):
+        yield "绿化覆盖率"
+        yield "2025年达到"
+        yield self.ask(question, history)
+
+
+def test_llm_answers_stream_then_the_checked_answer_replaces_them(settings):
+    page = ChatPage(FakeStreamingAssistant(settings), FeedbackStore(settings.feedback_db), settings)
+    updates = ask(page, Conversation(), "绿化覆盖率的目标是多少？")
+    shown = [u[1][1]["content"] for u in updates]
+    assert "pa-pending" in shown[0]
+    assert any("绿化覆盖率2025年达到" in html and "pa-source" not in html for html in shown[1:-1])
+    assert "33.33%" in shown[-1] and "pa-source" in shown[-1]
+
+
+def test_streamed_text_is_escaped(settings):
+    class Hostile(FakeStreamingAssistant):
+        def stream(self, question, history=None):
+            yield "<img src=x onerror=alert(1)>"
+            yield self.ask(question, history)
+
+    page = ChatPage(Hostile(settings), FeedbackStore(settings.feedback_db), settings)
+    shown = [u[1][1]["content"] for u in ask(page, Conversation(), "问题")]
+    assert all("<img" not in html for html in shown)
