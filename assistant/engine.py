@@ -56,16 +56,18 @@ class PlanAssistant:
         return cls(settings, model, index, answerer, llm=llm)
 
     def check(self, question: str) -> str:
-        """The normalised question, or BadQuestion with a one-line reason."""
+        """The normalised question, or BadQuestion with a one-line reason (Chinese, then English)."""
         if not isinstance(question, str):
-            raise BadQuestion("the question must be text")
-        if len(question) > self.settings.max_question_chars * 4:
-            raise BadQuestion(f"the question is too long (at most {self.settings.max_question_chars} characters)")
+            raise BadQuestion("问题必须是文字 (the question must be text)")
+        limit = self.settings.max_question_chars
+        too_long = BadQuestion(f"问题太长，最多{limit}个字 (the question is too long: at most {limit} characters)")
+        if len(question) > limit * 4:  # not worth normalising
+            raise too_long
         text = normalize(question)
         if not text:
-            raise BadQuestion("the question is empty")
-        if len(text) > self.settings.max_question_chars:
-            raise BadQuestion(f"the question is too long (at most {self.settings.max_question_chars} characters)")
+            raise BadQuestion("问题是空的 (the question is empty)")
+        if len(text) > limit:
+            raise too_long
         return text
 
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
