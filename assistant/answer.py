@@ -13,7 +13,6 @@ import re
 from dataclasses import asdict, dataclass, field
 
 import jieba
-import numpy as np
 
 from assistant.chunks import Chunk, cn_numeral
 from assistant.commitments import Commitment, Ledger
