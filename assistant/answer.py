@@ -9,14 +9,12 @@ answer says so plainly and cites nothing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
-
-import jieba
 
 from assistant.chunks import Chunk, cn_numeral
 from assistant.commitments import Commitment, Ledger
 from assistant.index import PlanIndex
+from assistant.question import Intent, read_intent, states_quantity
 from assistant.refusal import SCOPE_MARGIN, Evidence, refuse
 from assistant.retrieval import Hit, Query
 from assistant.text import lexical_tokens, normalize, printable, squash
@@ -24,34 +22,6 @@ from assistant.text import lexical_tokens, normalize, printable, squash
 REFUSAL_ZH = "《纲要》中没有提到这方面的内容，无法根据《纲要》回答这个问题。"
 REFUSAL_EN = "The Outline does not mention this, so it cannot be answered from the plan."
 
-_NUMERIC_Q = re.compile(r"多少|(?<!哪)几[个家项处所张条座套幢年成倍]|百分之几|比例|比重|占比|覆盖率|目标值|how many|how much|what share|percent|rate\b", re.I)
-_LIST_Q = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六]|有什么工作|what are the|which areas|list", re.I)
-_LOCATE_Q = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|什么地方|哪里讲|在哪[里儿]?[讲写说提]|写在哪|讲在哪|where (?:does|is|in)", re.I)
-_DEFINE_Q = re.compile(r"什么是|是什么意思|什么意思|指什么|指的是|是指|含义|解释|是什么|what (?:is|are|does)|mean", re.I)
-# A sentence that states a quantity or an assigned target.
-_QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二两三四五六七八九十百千万]+[米个家项处所张条座套幢年倍成]")
-_NUMBER = r"(?:\d[\d.,\-]*|[一二两三四五六七八九十百千]+)\s*(?:多|余)?\s*[万亿]?"
-_COUNTERS = "个家所张条座套幢部台处项场次件户辆名位间栋"
-# The quantity a question asks for, by its unit, and the same quantity stated in a sentence:
-# "总投资是多少亿元" is not answered by "娄山关路445弄".
-_ASKED = {
-    "money": re.compile(r"(?:多少|几)(?:钱|元|万元|亿元?)|多少钱"),
-    "area": re.compile(r"(?:多少|几)(?:万)?(?:平方米|平米|亩|公顷)|多大面积|多少面积"),
-    "length": re.compile(r"(?:多少|几)(?:公里|千米|米)|多长"),
-    "people": re.compile(r"(?:多少|几)(?:万)?(?:人次|人)"),
-    "share": re.compile(r"百分之几|比例|比重|占比|多少%|percent|share", re.I),
-    "count": re.compile(rf"(?:多少|几)[{_COUNTERS}]"),
-}
-_STATED = {
-    "money": re.compile(rf"{_NUMBER}(?:元|美元)|市下达"),
-    "area": re.compile(rf"{_NUMBER}(?:平方米|亩|公顷|平方公里)"),
-    "length": re.compile(rf"{_NUMBER}(?:公里|米)"),
-    "people": re.compile(rf"{_NUMBER}(?:人次|人)|市下达"),
-    "share": re.compile(r"\d\s*%|百分|市下达|全覆盖|为零"),
-    "count": re.compile(rf"{_NUMBER}[{_COUNTERS}]|市下达"),
-}
-_FUTURE_Q = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|目标|力争|will|should|by 20\d\d|target|plan to", re.I)
-_PAST_Q = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完达]了|了多少|目前|现在|did|was|were|have been|so far", re.I)
 MAX_SENTENCES = 2  # a list question may take one more
 RUNNER_UP = 0.85  # a further sentence is quoted when it scores at least this share of the best
 CANDIDATE_CHUNKS = 5
@@ -170,26 +140,25 @@ class ExtractiveAnswerer:
         base = Answer(question=printable(question), answer="", answerable=True, sources=sources,
                       standalone_question=query.text, language="en" if english else "zh")
         q = normalize(question)
-        numeric = bool(_NUMERIC_Q.search(q))
+        intent = read_intent(q)
         wanted = self.wanted_words(q, query)
-        period = question_period(q)
-        ranked = self._rank_sentences(query, wanted, hits, numeric, period)
-        if not ranked or refuse(self.evidence(q, query, wanted, hits, ranked, numeric)):
+        ranked = self._rank_sentences(query, wanted, hits, intent)
+        if not ranked or refuse(self.evidence(q, query, wanted, hits, ranked, intent)):
             return self._refuse(base, english)
         top = hits[0].chunk
-        if (_DEFINE_Q.search(q) or _LIST_Q.search(q)) and top.kind == "glossary":
+        if (intent.define or intent.listing) and top.kind == "glossary":
             return self._glossary(base, top, english)
-        if _LIST_Q.search(q) and (parts := self._parts(top, q, wanted)):
+        if intent.listing and (parts := self._parts(top, q, wanted)):
             return self._listing(base, top, parts, english)
         best = ranked[0]
         if best.hit.chunk.kind == "indicator":
             return self._indicator(base, best.hit.chunk, english)
-        if _LOCATE_Q.search(q):
+        if intent.locate:
             return self._locate(base, best, english)
-        if _LIST_Q.search(q) and top.kind == "paragraph" and len(top.text) <= WHOLE_PARAGRAPH_CHARS:
+        if intent.listing and top.kind == "paragraph" and len(top.text) <= WHOLE_PARAGRAPH_CHARS:
             return self._quote(base, [Scored(hits[0], top.text, best.score, best.coverage)], english)
-        picked = self._pick(ranked, MAX_SENTENCES + bool(_LIST_Q.search(q)))
-        record = self._commitment_in(best, wanted, period) if numeric else None
+        picked = self._pick(ranked, MAX_SENTENCES + intent.listing)
+        record = self._commitment_in(best, wanted, intent.period) if intent.numeric else None
         return self._quote(base, picked, english, record)
 
     def off_topic(self, query: Query, hits: list[Hit]) -> bool:
@@ -199,24 +168,24 @@ class ExtractiveAnswerer:
 
     def evidence_for(self, question: str, query: Query, hits: list[Hit]) -> Evidence:
         q = normalize(question)
-        numeric = bool(_NUMERIC_Q.search(q))
+        intent = read_intent(q)
         wanted = self.wanted_words(q, query)
-        ranked = self._rank_sentences(query, wanted, hits, numeric, question_period(q))
-        return self.evidence(q, query, wanted, hits, ranked, numeric)
+        ranked = self._rank_sentences(query, wanted, hits, intent)
+        return self.evidence(q, query, wanted, hits, ranked, intent)
 
     def evidence(self, question: str, query: Query, wanted: dict[str, float], hits: list[Hit], ranked: list[Scored],
-                 numeric: bool) -> Evidence:
+                 intent: Intent) -> Evidence:
         best = ranked[0]
         return Evidence(
             dense=hits[0].dense,
             coverage=best.coverage,
             out_of_scope=float(self.index.out_of_scope.search(query.vector.reshape(1, -1), 1)[0][0][0]),
             term_match=any(term in question for term in self._terms),
-            numeric=numeric,
-            has_quantity=self._states_target(best, asked_measure(question)),
+            numeric=intent.numeric,
+            has_quantity=self._states_target(best, intent.measure),
             answer_score=best.score,
-            unknown_metric=numeric and any(m not in self._plan_text for m in _metric_words(question)),
-            period_conflict=question_period(question) == "future" and _is_achievement(best.hit.chunk),
+            unknown_metric=intent.numeric and any(rate not in self._plan_text for rate in intent.rates),
+            period_conflict=intent.period == "future" and _is_achievement(best.hit.chunk),
         )
 
     @staticmethod
@@ -230,8 +199,7 @@ class ExtractiveAnswerer:
 
     # -- sentence ranking -------------------------------------------------
 
-    def _rank_sentences(self, query: Query, wanted: dict[str, float], hits: list[Hit], numeric: bool,
-                        period: str | None) -> list[Scored]:
+    def _rank_sentences(self, query: Query, wanted: dict[str, float], hits: list[Hit], intent: Intent) -> list[Scored]:
         """Score each sentence of the best chunks: cosine similarity to the query, plus the
         weighted share of the question's words in the sentence or its heading, plus a
         prior for its chunk's rank; 十三五 results are favoured for questions about the past
@@ -244,15 +212,15 @@ class ExtractiveAnswerer:
                 text = self.index.sentences[i].text
                 coverage = self.coverage(wanted, self._sentence_words[i] | heading)
                 score = float(self._sentence_vectors[i] @ query.vector) + 0.5 * coverage + 0.15 / (rank + 1)
-                if period == "past":  # results are reported in 一（一）; elsewhere the plan sets targets
+                if intent.period == "past":  # results are reported in 一（一）; elsewhere the plan sets targets
                     score += 0.2 if _is_achievement(hit.chunk) else -0.2
-                elif period == "future" and _is_achievement(hit.chunk):
+                elif intent.period == "future" and _is_achievement(hit.chunk):
                     score -= 0.3
                 scored.append(Scored(hit, text, score, coverage))
         scored.sort(key=lambda s: -s.score)
-        if numeric and scored:
+        if intent.numeric and scored:
             floor = scored[0].score - QUANTITY_PREFERENCE
-            scored.sort(key=lambda s: -(s.score + (1.0 if s.score >= floor and _QUANTITY.search(s.sentence) else 0.0)))
+            scored.sort(key=lambda s: -(s.score + (1.0 if s.score >= floor and states_quantity(s.sentence) else 0.0)))
         return scored
 
     def _pick(self, ranked: list[Scored], most: int) -> list[Scored]:
@@ -374,12 +342,6 @@ class ExtractiveAnswerer:
         return base
 
 
-def _metric_words(question: str) -> list[str]:
-    """The rates a question names as words ("出生率", "签约率"), to check whether the plan
-    ever names them: a figure for a rate the plan never mentions cannot be in it."""
-    return [t for t in jieba.lcut(normalize(question)) if len(t) >= 2 and t.endswith("率")]
-
-
 def stated(record: Commitment) -> str:
     """A record's value with its bound where Chinese puts it: "3%以上", "不少于7000套"."""
     if not record.qualifier:
@@ -387,28 +349,6 @@ def stated(record: Commitment) -> str:
     if record.qualifier in ("以上", "左右", "以内", "以下"):
         return record.value + record.qualifier
     return record.qualifier + record.value
-
-
-def asked_measure(question: str) -> str | None:
-    """What kind of quantity a question asks for: money, area, length, people, share, count."""
-    for measure, pattern in _ASKED.items():
-        if pattern.search(question):
-            return measure
-    return None
-
-
-def states_quantity(sentence: str, measure: str | None) -> bool:
-    """Whether the sentence states a quantity of that kind (any quantity when `measure` is None)."""
-    if measure is None:
-        return bool(_QUANTITY.search(sentence))
-    return bool(_STATED[measure].search(sentence))
-
-
-def question_period(question: str) -> str | None:
-    """"past" for questions about 十三五 results, "future" for questions about targets, else None."""
-    if _PAST_Q.search(question):
-        return "past"
-    return "future" if _FUTURE_Q.search(question) else None
 
 
 def _is_achievement(chunk: Chunk) -> bool:

@@ -1,0 +1,41 @@
+"""Reading what a question asks for."""
+
+import pytest
+
+from assistant.question import read_intent, states_quantity
+
+
+def test_number_questions_and_their_units():
+    intent = read_intent("上海国际体操中心项目总投资是多少亿元？")
+    assert intent.numeric and intent.measure == "money"
+    assert read_intent("新增多少张养老床位").measure == "count"
+    assert read_intent("护理型床位占多大比重？").measure == "share"
+    assert read_intent("绿化覆盖率的目标是多少？").measure is None
+
+
+def test_a_quantity_must_be_stated_in_the_unit_asked_for():
+    assert not states_quantity("完成上海国际体操中心、娄山关路 445 弄综合项目等重大设施建设", "money")
+    assert states_quantity("新增养老床位 850 张", "count")
+    assert states_quantity("以轨交站点为核心、六百米为半径", "length")
+    assert states_quantity("城镇登记失业人数\t人\t完成市下达指标", "people")
+
+
+@pytest.mark.parametrize("question, period", [
+    ("十三五期间绿化覆盖率提升到了多少？", "past"),
+    ("2025年高新技术企业要达到多少家？", "future"),
+    ("那前五年一共建了多少？", "past"),
+    ("五违四必指什么？", None),
+])
+def test_period(question, period):
+    assert read_intent(question).period == period
+
+
+def test_rates_named_as_words():
+    assert read_intent("人口出生率要达到多少？").rates == ("出生率",)
+
+
+def test_list_locate_define():
+    assert read_intent("加大重点领域创新力度包括哪些方面？").listing
+    assert read_intent("就业创业方面的举措写在哪里？").locate
+    assert read_intent("什么是GMV").define
+    assert not read_intent("十三五期间消除了哪几条黑臭水体？").numeric  # 哪几 lists, it does not count
