@@ -90,3 +90,15 @@ def test_bad_questions_are_rejected_with_a_reason(assistant, question):
 def test_markup_in_questions_is_kept_as_text(assistant):
     answer = assistant.ask("<img src=x onerror=alert(1)> 养老床位有多少？")
     assert answer.question.startswith("<img src=x")  # echoed verbatim, escaping is the page's job
+
+
+def test_target_question_is_answered_from_the_commitments_ledger(assistant):
+    answer = assistant.ask("租赁住房要上市供应多少套？")
+    assert "上市供应租赁住房目标为不少于7000套" in answer.answer
+    assert cites(answer, chapter=9, section=7)
+
+
+def test_off_topic_question_after_a_plan_question_is_not_taken_as_a_follow_up(assistant):
+    history = [Turn("user", "绿化覆盖率的目标是多少？"), Turn("assistant", "2025年达到33.33%。")]
+    assert not assistant.ask("明天天气怎么样？", history).answerable
+    assert assistant.ask("十三五的时候是多少？", history).answerable
