@@ -11,7 +11,8 @@ import jieba
 from assistant.text import normalize
 
 _NUMERIC = re.compile(r"多少|(?<!哪)几[个家项处所张条座套幢年成倍]|百分之几|比例|比重|占比|覆盖率|目标值"
-                      r"|how many|how much|what share|percent|rate\b", re.I)
+                      r"|多久|多长时间|什么时候|何时|哪一?年"
+                      r"|how many|how much|how long|what share|percent|rate\b|\bwhen\b", re.I)
 _LISTING = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六]|有什么工作|what are the|which areas|list", re.I)
 _LOCATE = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|什么地方|哪里讲|在哪[里儿]?[讲写说提]|写在哪|讲在哪"
                      r"|where (?:does|is|in)", re.I)
@@ -32,6 +33,8 @@ _ASKED = {
     "people": re.compile(r"(?:多少|几)(?:万)?(?:人次|人)"),
     "share": re.compile(r"百分之几|比例|比重|占比|多少%|percent|share", re.I),
     "count": re.compile(rf"(?:多少|几)[{_COUNTERS}]"),
+    "duration": re.compile(r"多久|多长时间|几个?(?:小时|分钟|天|月)|how long", re.I),
+    "date": re.compile(r"什么时候|何时|哪一?年|\bwhen\b", re.I),
 }
 _STATED = {
     "money": re.compile(rf"{_NUMBER}(?:元|美元)|市下达"),
@@ -40,6 +43,8 @@ _STATED = {
     "people": re.compile(rf"{_NUMBER}(?:人次|人)|市下达"),
     "share": re.compile(r"\d\s*%|百分|市下达|全覆盖|为零"),
     "count": re.compile(rf"{_NUMBER}[{_COUNTERS}]|市下达"),
+    "duration": re.compile(rf"{_NUMBER}(?:分钟|小时|天|周|个月|年)"),
+    "date": re.compile(r"20\d\d\s*年|年底|年内|十四五|期间|期末"),
 }
 
 
@@ -50,7 +55,7 @@ class Intent:
     locate: bool  # asks where the plan discusses something
     define: bool  # asks what a term means
     period: str | None  # "past" (十三五 results), "future" (targets) or None
-    measure: str | None  # the kind of number asked for: money, area, length, people, share, count
+    measure: str | None  # the kind of number asked for: money, area, length, people, share, count, duration, date
     rates: tuple[str, ...]  # rates the question names as words: "出生率", "签约率"
 
 

@@ -39,3 +39,10 @@ def test_list_locate_define():
     assert read_intent("就业创业方面的举措写在哪里？").locate
     assert read_intent("什么是GMV").define
     assert not read_intent("十三五期间消除了哪几条黑臭水体？").numeric  # 哪几 lists, it does not count
+
+
+def test_when_and_how_long_questions_want_a_date_or_a_duration():
+    assert read_intent("碳排放什么时候达峰？").measure == "date"
+    assert states_quantity("确保在2025年前实现碳排放达峰", "date")
+    assert read_intent("坐高铁去杭州最快要多久？").measure == "duration"
+    assert not states_quantity("即“上海服务”“上海制造”“上海购物”和“上海文化”。", "duration")
