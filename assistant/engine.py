@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 
 FOLLOW_UP_EXTRA = 3  # the follow-up's own best chunks go right after the rewritten question's best 3
+HISTORY_TURNS = 20  # the most recent turns a follow-up may lean on (10 questions and answers)
 
 
 class BadQuestion(ValueError):
@@ -70,7 +71,18 @@ class PlanAssistant:
             raise too_long
         return text
 
+    def usable_history(self, history: list[Turn] | None) -> list[Turn]:
+        """The turns a follow-up may lean on: the last HISTORY_TURNS user and assistant turns
+        with text, less user turns longer than a question may be (never answered, so no
+        context). Anything longer made each request slow, and a long chain of follow-ups
+        overflowed the recursion in standalone_question."""
+        limit = self.settings.max_question_chars
+        turns = [t for t in (history or []) if t.role in ("user", "assistant")
+                 and isinstance(t.content, str) and t.content.strip()]
+        return [t for t in turns[-HISTORY_TURNS:] if t.role != "user" or len(t.content.strip()) <= limit]
+
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+        history = self.usable_history(history)
         if self.llm is not None:
             return self.llm.ask(question, history, self.check, self._retrieve)
         text, query, hits = self._retrieve(question, history)
@@ -79,6 +91,7 @@ class PlanAssistant:
     def stream(self, question: str, history: list[Turn] | None = None) -> Iterator[str | Answer]:
         """Text chunks as the answer is written, then the final Answer: show that one in
         place of the chunks (its markers are checked and renumbered, or it is a fallback)."""
+        history = self.usable_history(history)
         if self.llm is not None:
             yield from self.llm.stream(question, history, self.check, self._retrieve)
             return
@@ -99,7 +112,7 @@ class PlanAssistant:
 
     def _retrieve(self, question: str, history: list[Turn] | None, standalone: str | None = None):
         text = self.check(question)
-        turns = [t for t in (history or []) if t.role in ("user", "assistant") and t.content.strip()]
+        turns = self.usable_history(history)
         standalone = standalone or standalone_question(text, turns)  # given: rewritten by the LLM
         if standalone != text:
             alone_query = make_query(self.model, expand(text))
