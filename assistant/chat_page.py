@@ -239,20 +239,23 @@ class ChatPage:
         return "", gr.update(visible=False), None
 
     # -- API ----------------------------------------------------------------
+    # Errors for bad input reach the caller as one line (gr.Error) and are not logged with a
+    # traceback (print_exception=False): expected input is no failure, and a client sending
+    # bad requests must not flood the log. Unexpected failures are logged once, by log.exception.
 
     def api_ask(self, question: str, history: list[dict] | str | None = None) -> dict:
         """Answer `question` given the conversation so far (`history`: [{"role", "content"}],
         oldest first, or that list as a JSON string); returns the answer object of CONTRACT §1."""
         turns = parse_history(history)
         if not isinstance(question, str):
-            raise gr.Error("question must be text / 问题必须是文字")
+            raise gr.Error("question must be text / 问题必须是文字", print_exception=False)
         try:
             answer = self.ask(question, turns)
         except BadQuestion as error:
-            raise gr.Error(f"bad question: {error}") from None
+            raise gr.Error(f"bad question: {error}", print_exception=False) from None
         except Exception:
             log.exception("API answer to %r failed", str(question)[:200])
-            raise gr.Error(SORRY) from None
+            raise gr.Error(SORRY, print_exception=False) from None
         return answer.to_dict()
 
     # -- layout -------------------------------------------------------------
@@ -319,12 +322,14 @@ def parse_history(history) -> list[Turn]:
         try:
             history = json.loads(history)
         except json.JSONDecodeError:
-            raise gr.Error("history must be a JSON list of {role, content} / 对话历史格式不对") from None
+            raise gr.Error("history must be a JSON list of {role, content} / 对话历史格式不对",
+                           print_exception=False) from None
     if not isinstance(history, list) or not all(
         isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
         for t in history
     ):
-        raise gr.Error("history must be a list of {role: user|assistant, content: text} / 对话历史格式不对")
+        raise gr.Error("history must be a list of {role: user|assistant, content: text} / 对话历史格式不对",
+                       print_exception=False)
     return [Turn(t["role"], t["content"]) for t in history]
 
 
