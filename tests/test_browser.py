@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,63 +18,21 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ROOT = Path(__file__).resolve().parent.parent
+from tests.server import CHROMIUM, CHROMIUM_ARGS, ROOT, ask, clear, start_server, vote
+
 SCREENSHOT = ROOT / "docs" / "chat.png"
-START_TIMEOUT = 180  # seconds; includes building the index when no earlier test has
 ANSWER_TIMEOUT = 20_000  # milliseconds
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"{CHROMIUM} is missing: install it with `make browser-deps`")
 
 
-@dataclass
-class Server:
-    url: str
-    feedback_db: Path
-    process: subprocess.Popen
-    log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(index_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server")
-    port = free_port()
-    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir), "ASSISTANT_FEEDBACK_DB": str(tmp / "feedback.sqlite3"),
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = tmp / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with status {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the server did not answer within {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield Server(url, tmp / "feedback.sqlite3", process, log)
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    server = start_server(index_dir, tmp / "feedback.sqlite3", tmp / "server.log")
+    yield server
+    server.stop()
 
 
 @dataclass
@@ -104,26 +58,6 @@ def browser(server):
         page.wait_for_selector("#pa-input textarea")
         yield seen
         chromium.close()
-
-
-def clear(page) -> None:
-    page.click("#pa-clear")
-    page.wait_for_selector("#pa-chat button.example")
-
-
-def ask(page, question: str):
-    """Type the question, press Enter, wait for the answer; (its message, seconds taken)."""
-    bots = "#pa-chat [data-testid=bot]"
-    before = page.locator(bots).count()
-    page.fill("#pa-input textarea", question)
-    start = time.perf_counter()
-    page.press("#pa-input textarea", "Enter")
-    page.wait_for_function(
-        """([selector, before]) => {
-            const bots = document.querySelectorAll(selector);
-            return bots.length > before && !bots[bots.length - 1].querySelector('.pa-pending');
-        }""", arg=[bots, before])
-    return page.locator(bots).last, time.perf_counter() - start
 
 
 def save_screenshot(png: bytes) -> None:
@@ -190,7 +124,7 @@ def test_down_vote_with_comment_is_saved(browser, server):
     page = browser.page
     clear(page)
     ask(page, "明天天气怎么样？")
-    page.locator('#pa-chat button[aria-label="踩"], #pa-chat button[aria-label="Dislike"]').last.click()
+    vote(page, liked=False)
     box = page.locator("#pa-feedback").first
     box.wait_for(state="visible")
     page.fill("#pa-comment textarea", "规划里应该有天气相关的内容吗？")
