@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install index bench eval browser-deps clean
+.PHONY: run test install index bench load eval browser-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ eval: install
 
 bench: install
 	$(PY) -m bench
+
+load: install
+	$(PY) -m bench.load
 
 clean:
 	rm -rf $(VENV) index/*.json index/*.faiss var
