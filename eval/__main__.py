@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.split == "all":
         from eval.commitments import commitments_report
 
-        print("\n## commitments ledger vs eval/commitments_checklist.jsonl\n" + commitments_report())
+        print("\n" + commitments_report())
     if args.failures:
         for s in all_scores:
             if not s.correct:
