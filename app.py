@@ -7,10 +7,8 @@ honoured, and the flags win over them (the queue defaults are explained at
 QUEUE_CONCURRENCY). The model and index load once at start (the index is built first
 when missing).
 
-Tabs: the chat tab (assistant/chat_page.py), then "规划承诺" when the module
-assistant/commitments_tab.py exists: its `build_commitments_tab()` is called inside
-the app's `gr.Tabs()` and adds its own `gr.Tab("规划承诺")`. When that module is
-missing, or fails, the chat page comes up without the tab (the error is logged).
+Tabs: the chat tab (assistant/chat_page.py), then "规划承诺", the commitments ledger
+(assistant/commitments_tab.py), built from the ledger the engine already holds.
 """
 
 from __future__ import annotations
@@ -26,11 +24,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
 from assistant.chat_page import CSS, HEAD, TITLE, ChatPage  # noqa: E402
+from assistant.commitments_tab import build_commitments_tab  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.engine import PlanAssistant  # noqa: E402
 from assistant.feedback import FeedbackStore  # noqa: E402
@@ -60,31 +58,12 @@ FONTS = ["Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsoft YaHei", "
 MONO_FONTS = ["Noto Sans Mono CJK SC", "DejaVu Sans Mono", "monospace"]
 
 
-def commitments_tab_builder() -> Callable[[], None] | None:
-    """`build_commitments_tab` from assistant/commitments_tab.py, or None when there is none
-    (or it fails to import: the chat must still come up; the error goes to the log)."""
-    try:
-        from assistant.commitments_tab import build_commitments_tab
-    except ModuleNotFoundError as error:
-        if error.name != "assistant.commitments_tab":
-            log.exception("the commitments tab is left out: it needs a module that is missing")
-        return None
-    except Exception:
-        log.exception("the commitments tab is left out: assistant/commitments_tab.py failed to import")
-        return None
-    return build_commitments_tab
-
-
 def build_app(page: ChatPage) -> gr.Blocks:
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
         with gr.Tabs():
             with gr.Tab("规划问答", id="chat"):
                 page.render()
-            if (build_commitments_tab := commitments_tab_builder()) is not None:
-                try:
-                    build_commitments_tab()
-                except Exception:
-                    log.exception("the commitments tab is left out: build_commitments_tab() failed")
+            build_commitments_tab(page.assistant.ledger)
     return demo
 
 

@@ -139,10 +139,7 @@ class ExtractiveAnswerer:
         sources = [source_for(h) for h in hits]
         base = Answer(question=printable(question), answer="", answerable=True, sources=sources,
                       standalone_question=query.text, language="en" if english else "zh")
-        q = normalize(question)
-        intent = read_intent(q)
-        wanted = self.wanted_words(q, query)
-        ranked = self._rank_sentences(query, wanted, hits, intent)
+        q, intent, wanted, ranked = self._read(question, query, hits)
         if not ranked or refuse(self.evidence(q, query, wanted, hits, ranked, intent)):
             return self._refuse(base, english)
         top = hits[0].chunk
@@ -161,16 +158,23 @@ class ExtractiveAnswerer:
         record = self._commitment_in(best, wanted, intent.period) if intent.numeric else None
         return self._quote(base, picked, english, record)
 
-    def off_topic(self, query: Query, hits: list[Hit]) -> bool:
-        """Whether the question, on its own, is about something the plan does not cover."""
-        closest = float(self.index.out_of_scope.search(query.vector.reshape(1, -1), 1)[0][0][0])
-        return bool(hits) and closest - hits[0].dense > SCOPE_MARGIN
-
-    def evidence_for(self, question: str, query: Query, hits: list[Hit]) -> Evidence:
+    def _read(self, question: str, query: Query, hits: list[Hit]):
+        """The normalised question, what it asks for, its weighted words, and the ranked sentences."""
         q = normalize(question)
         intent = read_intent(q)
         wanted = self.wanted_words(q, query)
-        ranked = self._rank_sentences(query, wanted, hits, intent)
+        return q, intent, wanted, self._rank_sentences(query, wanted, hits, intent)
+
+    def _closest_out_of_scope(self, query: Query) -> float:
+        """Cosine similarity to the nearest example of a question the plan does not answer."""
+        return float(self.index.out_of_scope.search(query.vector.reshape(1, -1), 1)[0][0][0])
+
+    def off_topic(self, query: Query, hits: list[Hit]) -> bool:
+        """Whether the question, on its own, is about something the plan does not cover."""
+        return bool(hits) and self._closest_out_of_scope(query) - hits[0].dense > SCOPE_MARGIN
+
+    def evidence_for(self, question: str, query: Query, hits: list[Hit]) -> Evidence:
+        q, intent, wanted, ranked = self._read(question, query, hits)
         return self.evidence(q, query, wanted, hits, ranked, intent)
 
     def evidence(self, question: str, query: Query, wanted: dict[str, float], hits: list[Hit], ranked: list[Scored],
@@ -179,7 +183,7 @@ class ExtractiveAnswerer:
         return Evidence(
             dense=hits[0].dense,
             coverage=best.coverage,
-            out_of_scope=float(self.index.out_of_scope.search(query.vector.reshape(1, -1), 1)[0][0][0]),
+            out_of_scope=self._closest_out_of_scope(query),
             term_match=any(term in question for term in self._terms),
             numeric=intent.numeric,
             has_quantity=self._states_target(best, intent.measure),

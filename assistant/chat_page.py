@@ -24,7 +24,6 @@ from assistant.config import Settings
 from assistant.engine import BadQuestion, PlanAssistant
 from assistant.feedback import FeedbackStore
 from assistant.followup import Turn
-from assistant.outline import parse_outline, read_plan
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +120,7 @@ class ChatPage:
         self.assistant = assistant
         self.store = store
         self.settings = settings or assistant.settings
-        self.passages = PlanPassages(parse_outline(read_plan(self.settings.plan_path)))
+        self.passages = PlanPassages(assistant.outline)
         self._lock = threading.Lock()  # one question at a time through the engine
 
     def ask(self, question: str, history: list[Turn]) -> Answer:

@@ -58,8 +58,9 @@ _TRIGGER = re.compile(
 # "A 5家、B 3家" and "分别达到 A 和 B": an item after an accepted quantity shares its verb.
 _LIST_JOINER = re.compile(r"^\s*[、和及与]")
 # Words that frame a target rather than name it; stripped from the front of a metric.
-_FRAME = re.compile(r"^(?:力争|争取|努力|确保|进一步|持续|不断|加快|积极|大力|推进|推动|实现|保持|营造|"
-                    r"培育集聚|培育引进|成功|累计|每年)+")
+# Hedges and urgings ("力争", "确保"): they frame a target's metric and a qualitative goal alike.
+_HEDGES = "力争|争取|努力|确保|进一步|持续|不断|加快|积极|大力"
+_FRAME = re.compile(rf"^(?:{_HEDGES}|推进|推动|实现|保持|营造|培育集聚|培育引进|成功|累计|每年)+")
 # Words that link a metric to its value; stripped from the end of a metric.
 _LINK = re.compile(r"(?:累计)?(?:分别)?(?:达到|达|完成|提高到|提升至|提升到|降低到|降至|力争为|为)?$")
 _BOUND_BEFORE = re.compile(r"(不少于|不低于|不超过|超过|控制在|约|近|超|逾)\s*$")
@@ -79,7 +80,7 @@ _CITY_QUOTA = re.compile(r"(?:确保)?((?:完成|控制在)市下达(?:指标|�
 _QUALITATIVE_VERB = re.compile(r"(?:基本)?(?:实现|完成|控制在|取得|迈出|迈上|建成|覆盖|达到|保持)")
 _OPEN, _CLOSE = "（(“‘《〈[", "）)”’》〉]"
 # Hedges and urgings that frame a qualitative goal; "实现" stays, it is the goal's verb.
-_MODAL = re.compile(r"^(?:力争|争取|努力|确保|进一步|持续|不断|加快|积极|大力)+")
+_MODAL = re.compile(rf"^(?:{_HEDGES})+")
 
 
 def _compact(text: str) -> str:

@@ -14,14 +14,14 @@ from dataclasses import asdict, dataclass
 from sentence_transformers import SentenceTransformer
 
 from assistant.answer import Answer, ExtractiveAnswerer
-from assistant.commitments import build_ledger
+from assistant.commitments import Ledger, build_ledger
 from assistant.config import Settings
 from assistant.embeddings import load_model
 from assistant.expansion import expand
 from assistant.followup import Turn, points_back, standalone_question
 from assistant.index import PlanIndex, ensure_index
 from assistant.llm import LLMAnswerer, chat_model
-from assistant.outline import parse_outline, read_plan
+from assistant.outline import Outline, parse_outline, read_plan
 from assistant.retrieval import make_query, search
 from assistant.text import is_english, normalize
 
@@ -42,6 +42,8 @@ class PlanAssistant:
     model: SentenceTransformer
     index: PlanIndex
     answerer: ExtractiveAnswerer
+    outline: Outline  # the plan, parsed once for every front end (section text, the ledger)
+    ledger: Ledger
     retrieval_mode: str = "hybrid"
     llm: LLMAnswerer | None = None  # generates the answers when configured (assistant/llm.py)
 
@@ -51,10 +53,12 @@ class PlanAssistant:
         chat = chat_model(settings)  # a configuration error fails before the slow loads
         model = load_model(settings.embedding_model, settings.threads)
         index = ensure_index(settings, model, progress=progress)
+        outline = parse_outline(read_plan(settings.plan_path))
         # The commitments ledger answers "what is the target for X" from its structured record.
-        answerer = ExtractiveAnswerer(index, build_ledger(parse_outline(read_plan(settings.plan_path))))
+        ledger = build_ledger(outline)
+        answerer = ExtractiveAnswerer(index, ledger)
         llm = LLMAnswerer(chat, answerer, settings.llm_timeout) if chat is not None else None
-        return cls(settings, model, index, answerer, llm=llm)
+        return cls(settings, model, index, answerer, outline, ledger, llm=llm)
 
     def check(self, question: str) -> str:
         """The normalised question, or BadQuestion with a one-line reason (Chinese, then English)."""

@@ -10,6 +10,7 @@ from assistant.chat_page import SORRY, ChatPage, Conversation, parse_history
 from assistant.config import Settings
 from assistant.engine import BadQuestion
 from assistant.feedback import FeedbackStore
+from assistant.outline import parse_outline, read_plan
 
 CITATION = Citation(2, 4, 12, None, "第二章（四）主要指标 · 指标12 绿化覆盖率", "绿化覆盖率\t%\t2025年达到33.33%")
 
@@ -21,6 +22,7 @@ class FakeAssistant:
 
     def __init__(self, settings: Settings, error: Exception | None = None) -> None:
         self.settings = settings
+        self.outline = parse_outline(read_plan(settings.plan_path))  # the real plan, as the engine holds it
         self.error = error
         self.calls: list[tuple[str, list]] = []
 

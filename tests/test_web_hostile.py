@@ -19,6 +19,8 @@ SLOW = 10  # seconds; one request holds the engine for everyone, so none may tak
 
 @pytest.fixture(scope="module")
 def server(index_dir, tmp_path_factory):
+    # A server of its own, not the browser test's: the log must show no traceback, and
+    # Gradio itself logs one for the malformed raw REST calls the browser test sends.
     tmp = tmp_path_factory.mktemp("web-hostile")
     server = start_server(index_dir, tmp / "feedback.sqlite3", tmp / "server.log")
     yield server
