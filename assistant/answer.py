@@ -9,15 +9,15 @@ answer says so plainly and cites nothing.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 from assistant.chunks import Chunk, cn_numeral
 from assistant.commitments import Commitment, Ledger
 from assistant.index import PlanIndex
 from assistant.question import Intent, read_intent, states_quantity
 from assistant.refusal import SCOPE_MARGIN, Evidence, refuse
-from assistant.retrieval import Hit, Query
 from assistant.text import lexical_tokens, normalize, printable, squash
+from assistant.types import Answer, Citation, Hit, Query, citation_for, source_for
 
 REFUSAL_ZH = "《纲要》中没有提到这方面的内容，无法根据《纲要》回答这个问题。"
 REFUSAL_EN = "The Outline does not mention this, so it cannot be answered from the plan."
@@ -30,54 +30,6 @@ WHOLE_PARAGRAPH_CHARS = 400
 DISTINCTIVE_TERM_CHUNKS = 5
 QUANTITY_PREFERENCE = 0.25  # how much weaker a sentence with a number may be and still come first
 ACHIEVEMENTS = (1, 1)  # 第一章（一）“十三五”主要成就: what was done, not what is planned
-
-
-@dataclass
-class Citation:
-    chapter: int | None
-    section: int | None
-    indicator: int | None
-    glossary: int | None
-    label: str
-    quote: str
-
-
-@dataclass
-class Source:
-    chapter: int | None
-    section: int | None
-    indicator: int | None
-    glossary: int | None
-    label: str
-    text: str
-    score: float
-
-
-@dataclass
-class Answer:
-    """One answer, in the shape of ../shared/CONTRACT.md §1 (plus extra fields)."""
-
-    question: str
-    answer: str
-    answerable: bool
-    citations: list[Citation] = field(default_factory=list)
-    sources: list[Source] = field(default_factory=list)
-    standalone_question: str = ""
-    language: str = "zh"
-    backend: str = "extractive"  # or "llm" (assistant/llm.py)
-    fallback: str | None = None  # why the LLM answer was replaced by this extractive one
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def citation_for(chunk: Chunk, quote: str) -> Citation:
-    return Citation(chunk.chapter, chunk.section, chunk.indicator, chunk.glossary, chunk.label, quote)
-
-
-def source_for(hit: Hit) -> Source:
-    c = hit.chunk
-    return Source(c.chapter, c.section, c.indicator, c.glossary, c.label, c.text, round(hit.dense, 4))
 
 
 def english_label(chunk: Chunk) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from assistant.engine import BadQuestion, PlanAssistant
-from assistant.followup import Turn
+from assistant.engine import PlanAssistant
+from assistant.types import BadQuestion, Turn
 
 MAX_HISTORY_TURNS = 20
 

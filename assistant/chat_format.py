@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from assistant.answer import Answer, Citation
+from assistant.types import Answer, Citation
 from assistant.chunks import GLOSSARY_CHAPTER, cn_numeral
 from assistant.outline import Outline
 

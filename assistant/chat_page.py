@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
-from assistant.answer import Answer
 from assistant.chat_format import (PlanPassages, escape, format_answer, format_notice, format_pending, format_streaming,
                                    format_question)
 from assistant.config import Settings
-from assistant.engine import BadQuestion, PlanAssistant
+from assistant.engine import PlanAssistant
 from assistant.feedback import FeedbackStore
-from assistant.followup import Turn
+from assistant.types import Answer, BadQuestion, Turn
 
 log = logging.getLogger(__name__)
 

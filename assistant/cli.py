@@ -110,7 +110,7 @@ def _load():
 
 
 def _ask(args) -> int:
-    from assistant.engine import BadQuestion
+    from assistant.types import BadQuestion
 
     assistant = _load()
     try:
@@ -180,8 +180,7 @@ def _build(args) -> int:
 
 
 def _chat(args) -> int:
-    from assistant.engine import BadQuestion
-    from assistant.followup import Turn
+    from assistant.types import BadQuestion, Turn
 
     assistant = _load()
     history: list[Turn] = []

@@ -13,27 +13,24 @@ from dataclasses import asdict, dataclass
 
 from sentence_transformers import SentenceTransformer
 
-from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.answer import ExtractiveAnswerer
 from assistant.commitments import Ledger, build_ledger
 from assistant.config import Settings
 from assistant.embeddings import load_model
 from assistant.expansion import expand
-from assistant.followup import Turn, points_back, standalone_question
+from assistant.followup import points_back, standalone_question
 from assistant.index import PlanIndex, ensure_index
 from assistant.llm import LLMAnswerer, chat_model
 from assistant.outline import Outline, parse_outline, read_plan
 from assistant.retrieval import make_query, search
 from assistant.text import is_english, normalize
+from assistant.types import Answer, BadQuestion, Turn
 
 log = logging.getLogger(__name__)
 
 
 FOLLOW_UP_EXTRA = 3  # the follow-up's own best chunks go right after the rewritten question's best 3
 HISTORY_TURNS = 20  # the most recent turns a follow-up may lean on (10 questions and answers)
-
-
-class BadQuestion(ValueError):
-    """The question cannot be answered as given (empty, too long); the message says why."""
 
 
 @dataclass

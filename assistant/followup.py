@@ -8,9 +8,8 @@ something new ("十三五的时候是多少？" after "绿化覆盖率的目标�
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
 from assistant.text import lexical_tokens, normalize
+from assistant.types import Turn
 
 # "那教育方面呢？", "还有交通呢", "那文化设施方面呢？要建哪些？", "And for elderly care?"
 _TOPIC_SWITCH = re.compile(
@@ -40,12 +39,6 @@ _INTENT = re.compile(
 )
 _TOPICLESS_CHARS = frozenset("".join(_TOPICLESS))
 SHORT_QUESTION = 12  # characters; a question this short usually leans on the one before
-
-
-@dataclass
-class Turn:
-    role: str  # "user" or "assistant"
-    content: str
 
 
 def is_follow_up(question: str, history: list[Turn]) -> bool:

@@ -17,7 +17,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from assistant.answer import Citation, citation_for, quote_is_verbatim
+from assistant.answer import quote_is_verbatim
+from assistant.types import Citation, citation_for
 from assistant.chunks import Chunk
 from assistant.text import split_sentences, squash
 

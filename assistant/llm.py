@@ -31,14 +31,14 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.answer import ExtractiveAnswerer
 from assistant.chunks import Chunk
 from assistant.config import ROOT, Settings
 from assistant.embeddings import ModelUnavailable
-from assistant.followup import Turn, standalone_question
+from assistant.followup import standalone_question
 from assistant.grounding import Ungrounded, ground
-from assistant.retrieval import Hit, Query
 from assistant.text import is_english, normalize
+from assistant.types import Answer, Hit, Query, Turn
 
 log = logging.getLogger(__name__)
 

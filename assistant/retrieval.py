@@ -12,7 +12,6 @@ A BM25 list counts only chunks with a positive score: a zero-score "hit" is nois
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import faiss
@@ -27,26 +26,11 @@ from assistant.chunks import Chunk
 from assistant.embeddings import embed
 from assistant.index import PlanIndex
 from assistant.text import lexical_tokens, squash
+from assistant.types import Hit, Query
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 MODES = ("hybrid", "dense", "bm25")
 TITLE_MATCH = 0.75
-
-
-@dataclass
-class Hit:
-    chunk: Chunk
-    position: int  # the chunk's position in PlanIndex.chunks
-    dense: float  # cosine similarity of the chunk or its best sentence, -1…1
-    lexical: float  # BM25 score of the chunk, 0 when no query word occurs
-    score: float  # the ranking score (fused, or dense/BM25 alone)
-
-
-@dataclass
-class Query:
-    text: str
-    vector: np.ndarray
-    tokens: list[str]
 
 
 def make_query(model: SentenceTransformer, text: str) -> Query:

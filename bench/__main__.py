@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.config import Settings
     from assistant.embeddings import load_model
     from assistant.engine import PlanAssistant
-    from assistant.followup import Turn
+    from assistant.types import Turn
     from assistant.index import build_index, ensure_index
     from assistant.outline import read_plan
     from assistant.retrieval import make_query, search

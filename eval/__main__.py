@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from assistant.engine import PlanAssistant
-from assistant.followup import Turn
+from assistant.types import Turn
 from eval.scoring import Score, load_items, score
 
 HERE = Path(__file__).resolve().parent

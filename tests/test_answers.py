@@ -3,8 +3,7 @@
 import pytest
 
 from assistant.answer import REFUSAL_EN, REFUSAL_ZH, quote_is_verbatim
-from assistant.engine import BadQuestion
-from assistant.followup import Turn
+from assistant.types import BadQuestion, Turn
 
 
 def cites(answer, **keys):

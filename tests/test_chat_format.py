@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from assistant.answer import Answer, Citation
+from assistant.types import Answer, Citation
 from assistant.chat_format import (PlanPassages, find_quote, format_answer, format_notice, format_question,
                                    highlight, mark_citations)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from assistant.answer import Answer, Citation
+from assistant.types import Answer, Citation
 from assistant.chat_page import SORRY, ChatPage, Conversation, parse_history
 from assistant.config import Settings
-from assistant.engine import BadQuestion
+from assistant.types import BadQuestion
 from assistant.feedback import FeedbackStore
 from assistant.outline import parse_outline, read_plan
 

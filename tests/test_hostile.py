@@ -7,7 +7,7 @@ import pytest
 
 from assistant import cli
 from assistant.batch import run_batch
-from assistant.engine import BadQuestion
+from assistant.types import BadQuestion
 from tests.hostile_cases import CASES
 
 

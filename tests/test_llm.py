@@ -22,9 +22,10 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 
-from assistant.answer import Answer, quote_is_verbatim
+from assistant.answer import quote_is_verbatim
+from assistant.types import Answer
 from assistant.config import Settings
-from assistant.followup import Turn
+from assistant.types import Turn
 from assistant.grounding import Ungrounded, ground, numbers_in
 from assistant.llm import LLMAnswerer, LLMUnavailable, chat_model, load_prompt
 from assistant.text import normalize
