@@ -10,19 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from assistant.outline import Outline, Paragraph
-from assistant.text import count_tokens, split_sentences
+from assistant.text import cn_numeral, count_tokens, split_sentences
 
 CHUNKER_VERSION = "3"
 MAX_TOKENS = 320
 GLOSSARY_CHAPTER = 12
-_CN = "零一二三四五六七八九十"
-
-
-def cn_numeral(number: int) -> str:
-    """1 → 一, 10 → 十, 11 → 十一."""
-    if number <= 10:
-        return _CN[number]
-    return "十" + _CN[number - 10] if number < 20 else _CN[number // 10] + "十" + (_CN[number % 10] if number % 10 else "")
 
 
 @dataclass

@@ -7,11 +7,13 @@ the query, which helps BM25 (it needs shared words) and steers the embedding.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
 
 LEXICON = Path(__file__).with_name("lexicon") / "expansions.tsv"
+LEXICON_OFF = "ASSISTANT_NO_LEXICON"  # set to 1 to measure answers without expansion (python -m eval --no-lexicon)
 _ASCII = re.compile(r"^[\x00-\x7f]+$")
 
 
@@ -32,6 +34,8 @@ def _entries() -> list[tuple[re.Pattern[str], str]]:
 
 def expand(question: str) -> str:
     """The question followed by the plan's words for the everyday words it uses."""
+    if os.environ.get(LEXICON_OFF) == "1":
+        return question
     extra = [words for pattern, words in _entries() if pattern.search(question)]
     words = [w for w in dict.fromkeys(" ".join(extra).split()) if w not in question]
     return f"{question} {' '.join(words)}" if words else question

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from assistant.answer import quote_is_verbatim
+from assistant.compose import quote_is_verbatim
 from assistant.types import Citation, citation_for
 from assistant.chunks import Chunk
 from assistant.text import split_sentences, squash

@@ -17,17 +17,20 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faiss
 import numpy as np
 from rank_bm25 import BM25Okapi
-from sentence_transformers import SentenceTransformer
 
 from assistant.chunks import CHUNKER_VERSION, Chunk, chunk_outline
 from assistant.config import Settings
-from assistant.embeddings import embed, load_model
+from assistant.embeddings import BundledUSE, embed, load_model, sentence_transformer
 from assistant.outline import Outline, parse_outline, read_plan
 from assistant.text import TOKENIZER_VERSION, add_words, lexical_tokens, split_sentences, squash
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,8 @@ def plan_vocabulary(outline: Outline) -> list[str]:
     return sorted(t for t in terms if len(t) <= 20)
 
 
-def build_index(settings: Settings, model: SentenceTransformer | None = None, progress: bool = True) -> PlanIndex:
+def build_index(settings: Settings, model: SentenceTransformer | BundledUSE | None = None,
+                progress: bool = True) -> PlanIndex:
     """Parse, chunk, embed and write the index atomically to settings.index_dir."""
     started = time.perf_counter()
     plan_text = read_plan(settings.plan_path)
@@ -87,7 +91,8 @@ def build_index(settings: Settings, model: SentenceTransformer | None = None, pr
     chunks = chunk_outline(outline)
     vocabulary = plan_vocabulary(outline)
     add_words(vocabulary)
-    model = model or load_model(settings.embedding_model, settings.threads)
+    # Always through sentence-transformers (the bundled model's torch-free path is for queries).
+    model = sentence_transformer(model or load_model(settings.embedding_model, settings.threads))
 
     sentences = [Sentence(i, s) for i, c in enumerate(chunks) for s in _chunk_sentences(c)]
     chunk_vectors = _flat_index(embed(model, [c.search_text for c in chunks], progress=progress))
@@ -169,7 +174,8 @@ def load_index(settings: Settings) -> PlanIndex:
                      BM25Okapi(data["sentence_tokens"]), out_of_scope, data["vocabulary"], manifest)
 
 
-def ensure_index(settings: Settings, model: SentenceTransformer | None = None, progress: bool = True) -> PlanIndex:
+def ensure_index(settings: Settings, model: SentenceTransformer | BundledUSE | None = None,
+                 progress: bool = True) -> PlanIndex:
     """The index, rebuilt (with a one-line reason on the log) when missing, stale or corrupt."""
     try:
         return load_index(settings)

@@ -6,15 +6,15 @@ it on (assistant/config.py). For one question:
     condense  a follow-up into a standalone question (prompts/condense.md; the
               rule-based rewrite of assistant/followup.py when the model fails)
     retrieve  with the engine's own retrieval, unchanged
-    decide    refusal from retrieval: when the extractive answerer refuses, the
+    decide    the verdict (assistant/refusal.py): for a refused question the
               model is never called
     prompt    the numbered passages and the question (prompts/answer_*.md)
     model     ChatOpenAI or ChatOllama (LangChain), invoked or streamed
     check     markers, quotes and numbers against the passages (assistant/grounding.py)
 
-The model steps are LCEL chains (prompt | model | parser). The steps around them are
-one generator, so that `ask` and `stream` take the same path: `stream` yields the
-model's text as it comes and then the checked Answer, which is what to show. When
+The model steps are LCEL chains (prompt | model | parser). The engine runs the stages
+(assistant/engine.py); this composer gets what they found and never calls back: `stream`
+yields the model's text as it comes and then the checked Answer, which is what to show. When
 the model fails (timeout, connection, error) or its answer does not pass the check,
 the extractive answer stands in, with `fallback` saying why.
 """
@@ -24,21 +24,20 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from assistant.answer import ExtractiveAnswerer
 from assistant.chunks import Chunk
+from assistant.compose import Found
 from assistant.config import ROOT, Settings
 from assistant.embeddings import ModelUnavailable
-from assistant.followup import standalone_question
 from assistant.grounding import Ungrounded, ground
-from assistant.text import is_english, normalize
-from assistant.types import Answer, Hit, Query, Turn
+from assistant.text import normalize
+from assistant.types import Answer, Question
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +50,6 @@ HISTORY_CHARS = 300  # per turn: earlier answers can be long
 MAX_STANDALONE_CHARS = 200
 STREAM_DEADLINE = 3  # × the timeout: a stream that still trickles after this is given up
 _THINKING = re.compile(r"^\s*<think>.*?(?:</think>|$)", re.S)
-
-Check = Callable[[str], str]
-Retrieve = Callable[[str, list[Turn] | None, str | None], tuple[str, Query, list[Hit]]]
-
 
 class LLMUnavailable(ModelUnavailable):
     """The configured LLM backend cannot be set up (unknown name, model not named, no key)."""
@@ -99,14 +94,13 @@ def load_prompt(name: str) -> str:
     return (PROMPTS / f"{name}.md").read_text(encoding="utf-8").strip()
 
 
-class LLMAnswerer:
-    """Generate cited answers with a LangChain chat model; the extractive answerer decides
-    refusals and stands in whenever the model's answer cannot be used."""
+class LLMComposer:
+    """Write cited answers with a LangChain chat model. A peer of the extractive composer:
+    it receives what the engine found and the extractive answer, which stands in whenever
+    the model's answer cannot be used; the verdict (refusal.py) is decided before it runs."""
 
-    def __init__(self, model: BaseChatModel, extractive: ExtractiveAnswerer, timeout: float = 20.0,
-                 passages: int = PASSAGES) -> None:
+    def __init__(self, model: BaseChatModel, timeout: float = 20.0, passages: int = PASSAGES) -> None:
         self.model = model
-        self.extractive = extractive
         self.timeout = timeout
         self.passages = passages
         self.answer_prompt = ChatPromptTemplate.from_messages(
@@ -115,25 +109,15 @@ class LLMAnswerer:
         self.answer_chain = self.answer_prompt | model | StrOutputParser()
         self.condense_chain = self.condense_prompt | model | StrOutputParser()
 
-    def ask(self, question: str, history: list[Turn] | None, check: Check, retrieve: Retrieve) -> Answer:
-        *_, answer = self.stream(question, history, check, retrieve, streaming=False)
-        return answer
-
-    def stream(self, question: str, history: list[Turn] | None, check: Check, retrieve: Retrieve,
+    def stream(self, question: Question, found: Found, extractive: Answer, failure: str | None = None,
                streaming: bool = True) -> Iterator[str | Answer]:
         """Text as the model writes it, then the checked Answer (always last, always once)."""
-        text = check(question)  # bad input fails here, before any model call
-        turns = [t for t in (history or []) if t.role in ("user", "assistant") and t.content.strip()]
-        standalone, failure = self.condense(text, turns)
-        text, query, hits = retrieve(question, history, standalone)
-        base = self.extractive.answer(question, query, hits, english=is_english(text))
-        if not base.answerable or failure:
-            # Refused from retrieval evidence, or the model is already known to be unreachable.
-            yield base.answer
-            yield self._fallback(base, failure) if failure else base
+        if failure:  # the model is already known to be unreachable
+            yield extractive.answer
+            yield self._fallback(extractive, failure)
             return
-        passages = [h.chunk for h in hits[:self.passages]]
-        inputs = {"passages": format_passages(passages), "question": prompt_question(text, standalone)}
+        passages = [h.chunk for h in found.hits[:self.passages]]
+        inputs = {"passages": format_passages(passages), "question": prompt_question(question.text, found.reading.text)}
         parts: list[str] = []
         try:
             if streaming:
@@ -146,31 +130,32 @@ class LLMAnswerer:
             else:
                 parts.append(self.answer_chain.invoke(inputs))
         except Exception as error:  # whatever the client raises, the extractive answer stands in
-            yield self._fallback(base, self.describe(error))
+            yield self._fallback(extractive, self.describe(error))
             return
         try:
             grounded = ground(without_thinking("".join(parts)), passages)
         except Ungrounded as error:
-            yield self._fallback(base, str(error))
+            yield self._fallback(extractive, str(error))
             return
-        yield replace(base, answer=grounded.text, citations=grounded.citations, backend="llm")
+        yield replace(extractive, answer=grounded.text, citations=grounded.citations, backend="llm")
 
-    def condense(self, text: str, turns: list[Turn]) -> tuple[str, str | None]:
-        """The question to retrieve with, and why the model cannot be reached (a timeout or
-        connection error, so that the answer step does not wait for it again) or None."""
+    def condense(self, question: Question) -> tuple[str | None, str | None]:
+        """The question to retrieve with (None: the rule-based rewrite), and why the model
+        cannot be reached (a timeout or connection error, so that the answer step does not
+        wait for it again) or None."""
+        turns = list(question.history)
         if not any(t.role == "user" for t in turns):
-            return text, None
-        rule_based = standalone_question(text, turns)
+            return None, None
         history = "\n".join(f"{'用户' if t.role == 'user' else '助手'}：{normalize(t.content)[:HISTORY_CHARS]}"
                             for t in turns[-HISTORY_TURNS:])
         try:
-            rewritten = self.condense_chain.invoke({"history": history, "question": text})
+            rewritten = self.condense_chain.invoke({"history": history, "question": question.text})
         except Exception as error:
             reason = self.describe(error)
             log.warning("condensing the follow-up failed (%s); using the rule-based rewrite", reason)
             unreachable = reason.startswith(("timeout", "connection"))
-            return rule_based, reason if unreachable else None
-        return clean_standalone(without_thinking(rewritten)) or rule_based, None
+            return None, reason if unreachable else None
+        return clean_standalone(without_thinking(rewritten)), None
 
     def describe(self, error: BaseException) -> str:
         """A short reason for Answer.fallback: timeout, connection error or model error."""

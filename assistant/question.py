@@ -1,77 +1,57 @@
-"""What a question asks for, read from its wording: a number (and in what unit), a list,
-a place in the outline, a definition; about the 十三五 past or the plan's targets."""
+"""The first stage: a question as typed (and the conversation so far) → a validated `Question`.
+
+Light on purpose: it imports no model, tokenizer or index, so that bad input is rejected
+at once, before anything slow loads. Markup pasted with a question (`<b>…</b>`, a
+Markdown heading) is stripped before the language is judged, so it neither flips the
+answer into English nor reaches retrieval.
+"""
 
 from __future__ import annotations
 
+import html
 import re
-from dataclasses import dataclass
 
-import jieba
+from assistant.text import is_english, normalize, printable
+from assistant.types import BadQuestion, Question, Turn
 
-from assistant.text import normalize
+HISTORY_TURNS = 20  # the most recent turns a follow-up may lean on (10 questions and answers)
 
-_NUMERIC = re.compile(r"多少|(?<!哪)几[个家项处所张条座套幢年成倍]|百分之几|比例|比重|占比|覆盖率|目标值"
-                      r"|多久|多长时间|什么时候|何时|哪一?年"
-                      r"|how many|how much|how long|what share|percent|rate\b|\bwhen\b", re.I)
-_LISTING = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六]|有什么工作|what are the|which areas|list", re.I)
-_LOCATE = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|什么地方|哪里讲|在哪[里儿]?[讲写说提]|写在哪|讲在哪"
-                     r"|where (?:does|is|in)", re.I)
-_DEFINE = re.compile(r"什么是|是什么意思|什么意思|指什么|指的是|是指|含义|解释|是什么|what (?:is|are|does)|mean", re.I)
-_FUTURE = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|目标|力争|will|should|by 20\d\d|target|plan to", re.I)
-_PAST = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完达]了|了多少|目前|现在|did|was|were|have been|so far", re.I)
-
-# A sentence that states a quantity or an assigned target.
-_QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二两三四五六七八九十百千万]+[米个家项处所张条座套幢年倍成]")
-_NUMBER = r"(?:\d[\d.,\-]*|[一二两三四五六七八九十百千]+)\s*(?:多|余)?\s*[万亿]?"
-_COUNTERS = "个家所张条座套幢部台处项场次件户辆名位间栋"
-# The quantity a question asks for, by its unit, and the same quantity stated in a sentence:
-# "总投资是多少亿元" is not answered by "娄山关路445弄".
-_ASKED = {
-    "money": re.compile(r"(?:多少|几)(?:钱|元|万元|亿元?)|多少钱"),
-    "area": re.compile(r"(?:多少|几)(?:万)?(?:平方米|平米|亩|公顷)|多大面积|多少面积"),
-    "length": re.compile(r"(?:多少|几)(?:公里|千米|米)|多长"),
-    "people": re.compile(r"(?:多少|几)(?:万)?(?:人次|人)"),
-    "share": re.compile(r"百分之几|比例|比重|占比|多少%|percent|share", re.I),
-    "count": re.compile(rf"(?:多少|几)[{_COUNTERS}]"),
-    "duration": re.compile(r"多久|多长时间|几个?(?:小时|分钟|天|月)|how long", re.I),
-    "date": re.compile(r"什么时候|何时|哪一?年|\bwhen\b", re.I),
-}
-_STATED = {
-    "money": re.compile(rf"{_NUMBER}(?:元|美元)|市下达"),
-    "area": re.compile(rf"{_NUMBER}(?:平方米|亩|公顷|平方公里)"),
-    "length": re.compile(rf"{_NUMBER}(?:公里|米)"),
-    "people": re.compile(rf"{_NUMBER}(?:人次|人)|市下达"),
-    "share": re.compile(r"\d\s*%|百分|市下达|全覆盖|为零"),
-    "count": re.compile(rf"{_NUMBER}[{_COUNTERS}]|市下达"),
-    "duration": re.compile(rf"{_NUMBER}(?:分钟|小时|天|周|个月|年)"),
-    "date": re.compile(r"20\d\d\s*年|年底|年内|十四五|期间|期末"),
-}
+_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->", re.DOTALL)
+# Markdown that dresses a question up: headings, emphasis, quotes, list bullets, code fences.
+_MARKDOWN = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+)|\*\*|__|`{1,3}", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class Intent:
-    numeric: bool  # asks for a number
-    listing: bool  # asks for all the items of something
-    locate: bool  # asks where the plan discusses something
-    define: bool  # asks what a term means
-    period: str | None  # "past" (十三五 results), "future" (targets) or None
-    measure: str | None  # the kind of number asked for: money, area, length, people, share, count, duration, date
-    rates: tuple[str, ...]  # rates the question names as words: "出生率", "签约率"
+def strip_markup(text: str) -> str:
+    """The text without HTML tags (script and style bodies dropped), entities decoded, and
+    without Markdown decoration; plain text comes back unchanged."""
+    if "<" in text or "&" in text:
+        text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
+        text = html.unescape(text)
+    return _MARKDOWN.sub("", text)
 
 
-def read_intent(question: str) -> Intent:
-    q = normalize(question)
-    return Intent(
-        numeric=bool(_NUMERIC.search(q)),
-        listing=bool(_LISTING.search(q)),
-        locate=bool(_LOCATE.search(q)),
-        define=bool(_DEFINE.search(q)),
-        period="past" if _PAST.search(q) else "future" if _FUTURE.search(q) else None,
-        measure=next((measure for measure, pattern in _ASKED.items() if pattern.search(q)), None),
-        rates=tuple(t for t in jieba.lcut(q) if len(t) >= 2 and t.endswith("率")),
-    )
+def parse_question(raw: object, history: list[Turn] | None = None, max_chars: int = 500) -> Question:
+    """The normalised question, or BadQuestion with a one-line reason (Chinese, then English)."""
+    if not isinstance(raw, str):
+        raise BadQuestion("问题必须是文字 (the question must be text)")
+    too_long = BadQuestion(f"问题太长，最多{max_chars}个字 (the question is too long: at most {max_chars} characters)")
+    if len(raw) > max_chars * 4:  # not worth normalising
+        raise too_long
+    text = normalize(strip_markup(raw))
+    if not text:
+        raise BadQuestion("问题是空的 (the question is empty)")
+    if len(text) > max_chars:
+        raise too_long
+    return Question(raw=printable(raw), text=text, language="en" if is_english(text) else "zh",
+                    history=usable_history(history, max_chars))
 
 
-def states_quantity(sentence: str, measure: str | None = None) -> bool:
-    """Whether the sentence states a quantity of that kind (any quantity when `measure` is None)."""
-    return bool((_STATED[measure] if measure else _QUANTITY).search(sentence))
+def usable_history(history: list[Turn] | None, max_chars: int) -> tuple[Turn, ...]:
+    """The turns a follow-up may lean on: the last HISTORY_TURNS user and assistant turns
+    with text, less user turns longer than a question may be (never answered, so no
+    context). Anything longer made each request slow, and a long chain of follow-ups
+    overflowed the recursion in standalone_question."""
+    turns = [t for t in (history or []) if isinstance(t, Turn) and t.role in ("user", "assistant")
+             and isinstance(t.content, str) and t.content.strip()]
+    return tuple(t for t in turns[-HISTORY_TURNS:] if t.role != "user" or len(t.content.strip()) <= max_chars)

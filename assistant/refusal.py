@@ -1,21 +1,51 @@
-"""Decide from retrieval alone whether the plan answers a question.
+"""The verdict, decided in this one place: does the plan answer the question?
 
-The evidence is measured on the best sentence that retrieval found; the thresholds
-were calibrated on the dev split of the evaluation set (README, "Refusals").
+Two kinds of evidence. First, is the question about the plan at all (similarity to the
+plan against similarity to example questions it does not answer, and shared words).
+Second, does the evidence meet what the question pins down: a figure in the unit asked
+for, the place (the plan speaks for 长宁区 only), the year (十三五 results up to 2020,
+targets for 2025, the 2035 vision), named places and bodies, a person, a rate. Each
+unmet constraint gives a refusal that says what the plan lacks, in the question's
+language. Thresholds were calibrated on the dev questions only (README, "Refusals").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-# Calibrated on eval/golden.jsonl (split "dev") with bench/refusal_features.py.
+from assistant.passages import Passages, Scored, is_achievement
+from assistant.reading import gazetteer, mentions, states_quantity
+from assistant.text import arabic_years, squash
+from assistant.types import Hit, Query, Reading, Verdict
+
 # Similarities are cosines of USE embeddings (higher is closer).
 SCOPE_MARGIN = 0.12  # refuse when an out-of-scope example is this much closer than the plan
 UNRELATED_DENSE = 0.15  # nothing in the plan is even loosely similar
 STRONG_COVERAGE = 0.5  # the best sentence holds this share of the question's words: on topic
-# The best sentence's score (cosine + 0.5 × word coverage + rank prior, see answer.py)
+# The best sentence's score (cosine + 0.5 × word coverage + rank prior, see passages.py)
 # below which a number is not given: the plan discusses the topic but not that figure.
 MIN_NUMERIC_ANSWER = 0.62
+TARGET_YEAR, RESULTS_YEAR = 2025, 2020  # 十四五 targets are for 2025; 十三五 results are as of 2020
+SUPPORTING = 3  # sentences looked at for a constraint: the best and the runners-up
+
+REFUSAL_ZH = "《纲要》中没有提到这方面的内容，无法根据《纲要》回答这个问题。"
+REFUSAL_EN = "The Outline does not mention this, so it cannot be answered from the plan."
+_REASONS = {
+    "topic": (REFUSAL_ZH, REFUSAL_EN),
+    "figure": ("《纲要》谈到了相关内容，但没有给出这个数字，无法根据《纲要》回答。",
+               "The Outline discusses this topic but gives no such figure, so it cannot be answered from the plan."),
+    "unit": ("《纲要》没有以{0}给出这方面的数字。", "The Outline gives no figure for this in {0}."),
+    "rate": ("《纲要》没有提到{0}。", "The Outline does not mention {0}."),
+    "period": ("《纲要》只给出“十三五”的成绩，没有这方面的“十四五”目标。",
+               "The Outline reports a 13th Five-Year Plan result for this, not a target for 2025."),
+    "place": ("《纲要》只给出长宁区的目标，没有{0}的数据。",
+              "The Outline sets targets for Changning District only; it has no figures for {0}."),
+    "year": ("《纲要》没有给出{0}年的数字（“十三五”成绩截至2020年，“十四五”目标到2025年）。",
+             "The Outline gives no figure for {0} (its results run to 2020 and its targets to 2025)."),
+    "name": ("《纲要》没有提到“{0}”。", "The Outline does not mention “{0}”."),
+    "person": ("《纲要》不涉及具体人员，没有提到这方面的信息。",
+               "The Outline names no people, so it cannot say who this is."),
+}
 
 
 @dataclass
@@ -24,21 +54,102 @@ class Evidence:
     out_of_scope: float  # similarity to the closest out-of-scope example question
     coverage: float  # IDF-weighted share of the question's words in the best sentence + its heading
     term_match: bool  # the question names one of the plan's own terms (indicator, glossary, quoted term)
-    numeric: bool  # the question asks for a number
-    has_quantity: bool  # the best sentence states one, in the unit asked for
     answer_score: float  # the best sentence's score
-    unknown_metric: bool  # a number question names a measure the plan never names (人口出生率)
-    period_conflict: bool  # asks about 十四五 targets, found only 十三五 results
 
 
-def refuse(evidence: Evidence) -> bool:
-    """Whether the plan does not answer the question, judged before composing any answer."""
-    if evidence.numeric and (not evidence.has_quantity or evidence.answer_score < MIN_NUMERIC_ANSWER):
-        return True  # a near miss: the plan discusses the topic but states no such figure
-    if evidence.unknown_metric:
+def judge(reading: Reading, query: Query, hits: list[Hit], ranked: list[Scored], passages: Passages,
+          english: bool, rows: list | None = None) -> Verdict:
+    """The verdict for a question, from its reading and the evidence retrieval found
+    (`rows`: the main-indicator rows a question over the table selects)."""
+    if rows:
+        unmet = _unmet_by_rows(reading, passages)
+        return _refused(*unmet, english=english, measured={}) if unmet else Verdict(True, evidence={"rows": len(rows)})
+    if not hits or not ranked:
+        return _refused("topic", english=english, measured={})
+    best = ranked[0]
+    evidence = Evidence(dense=hits[0].dense, out_of_scope=passages.closest_out_of_scope(query),
+                        coverage=best.coverage, term_match=passages.names_term(reading.text),
+                        answer_score=best.score)
+    measured = asdict(evidence)
+    unmet = _unmet(reading, ranked, passages, evidence)
+    if unmet:
+        return _refused(*unmet, english=english, measured=measured)
+    return Verdict(True, evidence=measured)
+
+
+def off_topic(query: Query, hits: list[Hit], passages: Passages) -> bool:
+    """Whether the question, on its own, is about something the plan does not cover."""
+    return bool(hits) and passages.closest_out_of_scope(query) - hits[0].dense > SCOPE_MARGIN
+
+
+def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence: Evidence) -> tuple[str, str] | None:
+    """The first constraint of the question the evidence does not meet, with what it names."""
+    best = ranked[0]
+    support = [s.sentence if s.hit.chunk.kind == "paragraph" else s.hit.chunk.text for s in ranked[:SUPPORTING]]
+    if reading.asks_person:
+        return "person", ""
+    for name in reading.names:
+        if not passages.writes(name):
+            return "name", name
+    for place in reading.places:
+        if not any(mentions(text, place) for text in support):
+            return "place", place
+    for rate in reading.rates:
+        if reading.numeric and not passages.writes(rate):
+            return "rate", rate
+    on_topic = evidence.term_match or evidence.coverage >= STRONG_COVERAGE
+    if not on_topic and (evidence.dense < UNRELATED_DENSE or evidence.out_of_scope - evidence.dense > SCOPE_MARGIN):
+        return "topic", ""
+    if reading.numeric:
+        for year in reading.years:
+            if not _year_met(year, best):
+                return "year", str(year)
+        if reading.units and not any(unit in squash(text) for text in support[:1] for unit in reading.units):
+            return "unit", "、".join(reading.units)
+        if not _states_figure(best, reading.measure) or evidence.answer_score < MIN_NUMERIC_ANSWER:
+            return "figure", ""
+    if reading.period == "future" and is_achievement(best.hit.chunk):
+        return "period", ""
+    return None
+
+
+def _year_met(year: int, best: Scored) -> bool:
+    """Whether the best sentence gives a figure for that year: it names the year, or the
+    year is the one its period speaks for (2025 for targets, 2020 for 十三五 results)."""
+    chunk = best.hit.chunk
+    text = arabic_years(best.sentence if chunk.kind == "paragraph" else chunk.text)
+    if str(year) in text:
         return True
-    if evidence.period_conflict:
-        return True
-    if evidence.term_match or evidence.coverage >= STRONG_COVERAGE:
-        return False
-    return evidence.dense < UNRELATED_DENSE or evidence.out_of_scope - evidence.dense > SCOPE_MARGIN
+    return year == (RESULTS_YEAR if is_achievement(chunk) else TARGET_YEAR)
+
+
+def _states_figure(best: Scored, measure: str | None) -> bool:
+    """Whether the best sentence gives the figure asked for. An indicator row always
+    states its target, even a qualitative one (保持发达国家先进水平), unless the
+    question wants a unit the row does not have."""
+    if best.hit.chunk.kind == "indicator":
+        return measure is None or states_quantity(best.hit.chunk.text, measure)
+    return states_quantity(best.sentence, measure)
+
+
+def _unmet_by_rows(reading: Reading, passages: Passages) -> tuple[str, str] | None:
+    """What a question over the indicator table pins down that the table, which is
+    Changning's and runs to 2025, does not have."""
+    if reading.asks_person:
+        return "person", ""
+    for name in reading.names:
+        if not passages.writes(name):
+            return "name", name
+    if reading.places:
+        return "place", reading.places[0]
+    for year in reading.years:
+        if year != TARGET_YEAR:
+            return "year", str(year)
+    return None
+
+
+def _refused(constraint: str, detail: str = "", *, english: bool, measured: dict) -> Verdict:
+    zh, en = _REASONS[constraint]
+    place_en = {name: next((w for w in ways if w.isascii()), name) for name, (_, ways) in gazetteer().items()}
+    reason = (en.format(place_en.get(detail, detail)) if english else zh.format(detail))
+    return Verdict(False, unmet=constraint, reason=reason, evidence=measured)

@@ -42,6 +42,45 @@ STOPWORDS = frozenset(
 TOKENIZER_VERSION = hashlib.sha256(" ".join(sorted(STOPWORDS)).encode()).hexdigest()[:12] + f"-jieba{jieba.__version__}"
 
 
+# The one Chinese-numeral table: 〇/零 … 九, and 十/百/千 as multipliers.
+_CN_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
+_CN_NUMBER = re.compile(r"[〇零一二两三四五六七八九十百千]+")
+# A year written in Chinese digits: 二〇二五, 二零三五.
+_CN_YEAR = re.compile(r"[一二][〇零九][〇零一二三四五六七八九]{2}(?=年)")
+
+
+def cn_numeral(number: int) -> str:
+    """1 → 一, 10 → 十, 11 → 十一, 22 → 二十二 (chapter, section and row numbers)."""
+    digits = "零一二三四五六七八九"
+    if number <= 10:
+        return "零一二三四五六七八九十"[number]
+    if number < 20:
+        return "十" + digits[number - 10]
+    return digits[number // 10] + "十" + (digits[number % 10] if number % 10 else "")
+
+
+def cn_to_int(text: str) -> int | None:
+    """二十二 → 22, 十五 → 15, 三 → 3, 二〇二五 → 2025 (digit by digit when there is no 十/百/千)."""
+    if not text or not _CN_NUMBER.fullmatch(text):
+        return None
+    if not any(c in _CN_UNIT for c in text):
+        return int("".join(str(_CN_DIGIT[c]) for c in text))
+    total, digit = 0, None
+    for c in text:
+        if c in _CN_UNIT:
+            total += (1 if digit is None else digit) * _CN_UNIT[c]
+            digit = None
+        else:
+            digit = _CN_DIGIT[c]
+    return total + (digit or 0)
+
+
+def arabic_years(text: str) -> str:
+    """Years in Chinese digits rewritten in Arabic ones: 二〇三五年 → 2035年."""
+    return _CN_YEAR.sub(lambda m: str(cn_to_int(m.group(0))), text)
+
+
 def normalize(text: str) -> str:
     """Full-width to half-width (NFKC), invisible/control characters removed,
     whitespace collapsed, stray spaces between numbers and Chinese dropped ("18 家" → "18家")."""

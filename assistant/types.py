@@ -77,6 +77,7 @@ class Reading:
     rates: tuple[str, ...] = ()  # rates the question names as words ("出生率")
     places: tuple[str, ...] = ()  # places other than Changning it names (静安区, 上海市, 全国)
     years: tuple[int, ...] = ()  # calendar years it names (2022, 2035)
+    units: tuple[str, ...] = ()  # units of measure it asks a figure in (亿元, 亩, 微克)
     rows: tuple[int, ...] = ()  # main-indicator rows it addresses by number ("第12项指标")
     table: bool = False  # asks over the main-indicator table as a table
     names: tuple[str, ...] = ()  # proper names it mentions (people, parks, hospitals, firms)

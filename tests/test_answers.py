@@ -2,7 +2,8 @@
 
 import pytest
 
-from assistant.answer import REFUSAL_EN, REFUSAL_ZH, quote_is_verbatim
+from assistant.compose import quote_is_verbatim
+from assistant.refusal import REFUSAL_EN, REFUSAL_ZH
 from assistant.types import BadQuestion, Turn
 
 

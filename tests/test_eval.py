@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import quote_is_verbatim
+from assistant.compose import quote_is_verbatim
 from eval.__main__ import run
 from eval.scoring import Item, load_items, score
 

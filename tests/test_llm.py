@@ -22,7 +22,7 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 
-from assistant.answer import quote_is_verbatim
+from assistant.compose import quote_is_verbatim
 from assistant.types import Answer
 from assistant.config import Settings
 from assistant.types import Turn

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.question import read_intent, states_quantity
+from assistant.reading import read as read_intent, states_quantity
 
 
 def test_number_questions_and_their_units():

@@ -1,0 +1,255 @@
+"""The extractive composer: the plan's own sentences, quoted verbatim, with numbered citations.
+
+It receives what the engine found (the reading, the hits, the ranked sentences, the
+indicator rows a table question selects, the verdict) and writes the Answer in the shape
+the question asks for: a refusal that says what the plan lacks; an indicator row; rows of
+the indicator table; a glossary definition; the parts of a section or chapter; where the
+plan discusses something; or the sentence(s) that answer, led by the ledger's record when
+a number is asked for. English questions get an English lead, then the Chinese quote.
+It never calls back into the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.chunks import Chunk
+from assistant.commitments import Commitment, Ledger
+from assistant.passages import Passages, Scored
+from assistant.table import IndicatorTable, Row
+from assistant.text import cn_numeral, lexical_tokens, squash
+from assistant.types import Answer, Citation, Hit, Query, Question, Reading, Verdict, citation_for, source_for
+
+MAX_SENTENCES = 2  # a list question may take one more
+RUNNER_UP = 0.85  # a further sentence is quoted when it scores at least this share of the best
+WHOLE_PARAGRAPH_CHARS = 400
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+@dataclass
+class Found:
+    """What the engine found for one question (or one part of a multi-part question)."""
+
+    reading: Reading
+    query: Query
+    hits: list[Hit]
+    ranked: list[Scored]
+    rows: list[Row]
+    verdict: Verdict
+
+
+def english_label(chunk: Chunk) -> str:
+    if chunk.kind == "indicator":
+        return f"main indicator {chunk.indicator} ({chunk.lead})"
+    if chunk.kind == "glossary":
+        return f"appendix glossary term {chunk.glossary} ({chunk.lead})"
+    if chunk.chapter is None:
+        return "the preamble"
+    where = f"Chapter {chunk.chapter}" + (f", section ({chunk.section})" if chunk.section else "")
+    return f"{where} “{chunk.section_title or chunk.chapter_title}”"
+
+
+def refusal(question: Question, found: Found) -> Answer:
+    return Answer(question=question.raw, answer=found.verdict.reason, answerable=False,
+                  sources=[source_for(h) for h in found.hits], standalone_question=found.reading.text,
+                  language=question.language, unmet=found.verdict.unmet)
+
+
+class ExtractiveComposer:
+    """Compose answers from the index's sentences; no model beyond the embedder."""
+
+    def __init__(self, passages: Passages, table: IndicatorTable, ledger: Ledger | None = None) -> None:
+        self.passages = passages
+        self.table = table
+        self.ledger = ledger
+
+    def compose(self, question: Question, found: Found) -> Answer:
+        if not found.verdict.answerable:
+            return refusal(question, found)
+        base = Answer(question=question.raw, answer="", answerable=True,
+                      sources=[source_for(h) for h in found.hits], standalone_question=found.reading.text,
+                      language=question.language)
+        text, citations = self.write(found, question.english)
+        base.answer, base.citations = text, citations
+        return base
+
+    def compose_parts(self, question: Question, parts: list[Found]) -> Answer:
+        """One answer to a question that asks several things: each part answered (or said
+        to be missing) and cited, the markers numbered across the parts."""
+        answered = [p for p in parts if p.verdict.answerable]
+        if not answered:
+            return refusal(question, parts[0])
+        texts, citations = [], []
+        for n, part in enumerate(parts, 1):
+            if part.verdict.answerable:
+                text, cited = self.write(part, question.english)
+                offset = len(citations)
+                text = _MARKER.sub(lambda m: f"[{int(m.group(1)) + offset}]", text)
+                citations += cited
+            else:
+                text = part.verdict.reason
+            texts.append(f"({n}) {text}" if question.english else f"（{n}）{text}")
+        seen, sources = set(), []
+        for part in parts:
+            for hit in part.hits:
+                if hit.position not in seen:
+                    seen.add(hit.position)
+                    sources.append(source_for(hit))
+        return Answer(question=question.raw, answer="\n".join(texts), answerable=True, citations=citations,
+                      sources=sources, standalone_question=" / ".join(p.reading.text for p in parts),
+                      language=question.language)
+
+    def write(self, found: Found, english: bool) -> tuple[str, list[Citation]]:
+        """The answer text, with [n] markers, and its citations, in the shape asked for."""
+        reading, hits, ranked = found.reading, found.hits, found.ranked
+        if found.rows:
+            return self._rows(found.rows, reading, english)
+        top = hits[0].chunk
+        if (reading.define or reading.listing) and top.kind == "glossary":
+            return self._glossary(top, english)
+        if reading.listing and (parts := self._parts(top, found)):
+            return self._listing(top, parts, english)
+        best = ranked[0]
+        if best.hit.chunk.kind == "indicator":
+            return self._rows([r for r in self.table.rows if r.number == best.hit.chunk.indicator], reading, english)
+        if reading.locate:
+            return self._locate(best, english)
+        if reading.listing and top.kind == "paragraph" and len(top.text) <= WHOLE_PARAGRAPH_CHARS:
+            return self._quote([Scored(hits[0], top.text, best.score, best.coverage)], english)
+        picked = self._pick(ranked, MAX_SENTENCES + reading.listing)
+        record = self._commitment_in(best, found) if reading.numeric else None
+        return self._quote(picked, english, record)
+
+    # -- choosing ---------------------------------------------------------
+
+    @staticmethod
+    def _pick(ranked: list[Scored], most: int) -> list[Scored]:
+        """The best sentence, and the runners-up that are nearly as good."""
+        picked = [ranked[0]]
+        for candidate in ranked[1:most + 2]:
+            if len(picked) == most:
+                break
+            if candidate.score >= RUNNER_UP * ranked[0].score and candidate.sentence not in {p.sentence for p in picked}:
+                picked.append(candidate)
+        return picked
+
+    def _parts(self, chunk: Chunk, found: Found) -> list[tuple[Chunk, str, str]]:
+        """The parts of what the question names, as (chunk to cite, item, verbatim quote):
+        a section's "——" leads, or a chapter's sections."""
+        if chunk.kind != "paragraph" or chunk.chapter is None:
+            return []
+        chunks = self.passages.index.chunks
+        if chunk.section is not None and self.passages.names_section((chunk.chapter, chunk.section), found.reading,
+                                                                     found.query):
+            leads: dict[str, Chunk] = {}
+            for c in chunks:
+                if c.kind == "paragraph" and (c.chapter, c.section) == (chunk.chapter, chunk.section) and c.lead:
+                    leads.setdefault(c.lead, c)
+            if len(leads) >= 2:
+                return [(c, lead, "——" + lead) for lead, c in leads.items()]
+        if self.passages.names_section((chunk.chapter, None), found.reading, found.query):
+            sections: dict[int, Chunk] = {}
+            for c in chunks:
+                if c.kind == "paragraph" and c.chapter == chunk.chapter and c.section is not None:
+                    sections.setdefault(c.section, c)
+            return [(c, c.section_title, f"（{cn_numeral(n)}）{c.section_title}") for n, c in sections.items()]
+        return []
+
+    def _commitment_in(self, best: Scored, found: Found) -> Commitment | None:
+        """The ledger's record for the figure the best sentence states, if it has one: the
+        record whose metric shares most of the question's words (targets, or 十三五
+        results for questions about the past)."""
+        if self.ledger is None:
+            return None
+        sentence = squash(best.sentence)
+        kinds = {"achievement"} if found.reading.period == "past" else {"target", "qualitative"}
+        candidates = [r for r in self.ledger.records if r.kind in kinds and squash(r.quote) in sentence]
+        if not candidates:
+            return None
+        wanted = self.passages.wanted_words(found.reading, found.query)
+        return max(candidates, key=lambda r: self.passages.coverage(wanted, set(lexical_tokens(r.metric))))
+
+    # -- answer shapes ----------------------------------------------------
+
+    def _rows(self, rows: list[Row], reading: Reading, english: bool) -> tuple[str, list[Citation]]:
+        """Rows of the main-indicator table, each cited by its number."""
+        citations = [citation_for(r.chunk, r.chunk.text) for r in rows]
+        if len(rows) == 1:
+            r = rows[0]
+            unit = "" if r.unit in {"-", ""} else f"（{r.unit}）"
+            if english:
+                return f"According to the Outline's main indicator {r.number}, {r.name}{unit}: {r.target}. [1]", citations
+            return f"根据《纲要》主要指标第{r.number}项，{r.name}{unit}：{r.target}。[1]", citations
+        items = [f"第{r.number}项 {r.name}" + ("" if r.unit in {"-", ""} else f"（{r.unit}）") + f"：{r.target}[{n}]"
+                 for n, r in enumerate(rows, 1)]
+        if english:
+            lead = f"{len(rows)} of the Outline's 22 main indicators match: "
+            return lead + "; ".join(i.replace("第", "No. ", 1).replace("项 ", " ", 1) for i in items) + ".", citations
+        return f"《纲要》22项主要指标中，符合的有{len(rows)}项：" + "；".join(items) + "。", citations
+
+    def _glossary(self, chunk: Chunk, english: bool) -> tuple[str, list[Citation]]:
+        lead = (f"The Outline's glossary (term {chunk.glossary}) explains “{chunk.lead}”: "
+                if english else f"《纲要》附件名词解释第{chunk.glossary}条：{chunk.lead}——")
+        return f"{lead}{chunk.text}[1]", [citation_for(chunk, chunk.text)]
+
+    def _listing(self, top: Chunk, parts: list[tuple[Chunk, str, str]], english: bool) -> tuple[str, list[Citation]]:
+        first = parts[0][0]
+        whole_chapter = first.section != top.section or parts[0][2].startswith("（")
+        where = (f"第{cn_numeral(top.chapter)}章 {top.chapter_title}" if whole_chapter
+                 else f"第{cn_numeral(top.chapter)}章（{cn_numeral(top.section)}）{top.section_title}")
+        items = "；".join(f"{n}. {item}[{n}]" for n, (_, item, _) in enumerate(parts, 1))
+        text = (f"The Outline's {where} covers {len(parts)} parts: {items}." if english
+                else f"《纲要》{where}包括{len(parts)}个方面：{items}。")
+        return text, [citation_for(c, quote) for c, _, quote in parts]
+
+    def _locate(self, best: Scored, english: bool) -> tuple[str, list[Citation]]:
+        chunk = best.hit.chunk
+        text = (f"The Outline covers this in {english_label(chunk)}: {best.sentence.strip()}[1]" if english
+                else f"《纲要》在{chunk.label}中讲到这方面内容：{best.sentence.strip()}[1]")
+        return text, [citation_for(chunk, best.sentence.strip())]
+
+    def _quote(self, picked: list[Scored], english: bool, record: Commitment | None = None) -> tuple[str, list[Citation]]:
+        citations: list[Citation] = []
+        chunk_marker: dict[str, int] = {}
+        parts = []
+        for item in picked:
+            chunk = item.hit.chunk
+            if chunk.id not in chunk_marker:
+                citations.append(citation_for(chunk, item.sentence.strip()))
+                chunk_marker[chunk.id] = len(citations)
+            else:
+                cited = citations[chunk_marker[chunk.id] - 1]
+                cited.quote = _join_quotes(chunk.text, cited.quote, item.sentence.strip())
+            parts.append(f"{item.sentence.strip().removeprefix('——')}[{chunk_marker[chunk.id]}]")
+        first = picked[0].hit.chunk
+        if english:
+            lead = f"{record.metric}: {stated(record)}. " if record else ""
+            return f"According to the Outline ({english_label(first)}): {lead}" + " ".join(parts), citations
+        if record:
+            verb = "为" if record.kind == "achievement" else "目标为"
+            return f"根据《纲要》{first.label}，{record.metric}{verb}{stated(record)}。原文：" + "".join(parts), citations
+        return f"根据《纲要》{first.label}：" + "".join(parts), citations
+
+
+def stated(record: Commitment) -> str:
+    """A record's value with its bound where Chinese puts it: "3%以上", "不少于7000套"."""
+    if not record.qualifier:
+        return record.value
+    if record.qualifier in ("以上", "左右", "以内", "以下"):
+        return record.value + record.qualifier
+    return record.qualifier + record.value
+
+
+def _join_quotes(text: str, first: str, second: str) -> str:
+    """Two sentences of one chunk as one verbatim quote: the span from the earlier to the later."""
+    a, b = text.find(first), text.find(second)
+    if a < 0 or b < 0:
+        return first
+    start, end = min(a, b), max(a + len(first), b + len(second))
+    return text[start:end]
+
+
+def quote_is_verbatim(quote: str, plan_text: str) -> bool:
+    """Whether a citation's quote occurs in the plan (whitespace aside)."""
+    return squash(quote.removeprefix("——")) in squash(plan_text)

