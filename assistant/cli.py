@@ -110,8 +110,14 @@ def _load():
 
 
 def _ask(args) -> int:
+    from assistant.config import Settings
+    from assistant.question import parse_question
     from assistant.types import BadQuestion
 
+    try:  # before anything slow loads: bad input is answered in a fraction of a second
+        parse_question(args.question, [], Settings().max_question_chars)
+    except BadQuestion as error:
+        raise CliError(str(error)) from None
     assistant = _load()
     try:
         answer = assistant.ask(args.question)
