@@ -109,7 +109,7 @@ class ExtractiveComposer:
         if (reading.define or reading.listing) and top.kind == "glossary":
             return self._glossary(top, english)
         if reading.listing and (parts := self._parts(top, found)):
-            return self._listing(top, parts, english)
+            return self._listing(parts, english)
         best = ranked[0]
         if best.hit.chunk.kind == "indicator":
             return self._rows([r for r in self.table.rows if r.number == best.hit.chunk.indicator], reading, english)
@@ -135,26 +135,36 @@ class ExtractiveComposer:
         return picked
 
     def _parts(self, chunk: Chunk, found: Found) -> list[tuple[Chunk, str, str]]:
-        """The parts of what the question names, as (chunk to cite, item, verbatim quote):
-        a section's "——" leads, or a chapter's sections."""
+        """The parts of what the question names: the section or chapter it points at
+        ("第九章有哪几节？"), or the one the best chunk is in when the question names its title."""
+        for chapter, section in found.reading.outline_refs:
+            if parts := self._parts_of(chapter, section):
+                return parts
         if chunk.kind != "paragraph" or chunk.chapter is None:
             return []
-        chunks = self.passages.index.chunks
-        if chunk.section is not None and self.passages.names_section((chunk.chapter, chunk.section), found.reading,
-                                                                     found.query):
+        names = self.passages.names_section
+        if chunk.section is not None and names((chunk.chapter, chunk.section), found.reading, found.query):
+            if parts := self._parts_of(chunk.chapter, chunk.section):
+                return parts
+        if names((chunk.chapter, None), found.reading, found.query):
+            return self._parts_of(chunk.chapter, None)
+        return []
+
+    def _parts_of(self, chapter: int, section: int | None) -> list[tuple[Chunk, str, str]]:
+        """As (chunk to cite, item, verbatim quote): a section's "——" leads (when it has
+        two or more), or a chapter's sections."""
+        chunks = [c for c in self.passages.index.chunks if c.kind == "paragraph" and c.chapter == chapter]
+        if section is not None:
             leads: dict[str, Chunk] = {}
             for c in chunks:
-                if c.kind == "paragraph" and (c.chapter, c.section) == (chunk.chapter, chunk.section) and c.lead:
+                if c.section == section and c.lead:
                     leads.setdefault(c.lead, c)
-            if len(leads) >= 2:
-                return [(c, lead, "——" + lead) for lead, c in leads.items()]
-        if self.passages.names_section((chunk.chapter, None), found.reading, found.query):
-            sections: dict[int, Chunk] = {}
-            for c in chunks:
-                if c.kind == "paragraph" and c.chapter == chunk.chapter and c.section is not None:
-                    sections.setdefault(c.section, c)
-            return [(c, c.section_title, f"（{cn_numeral(n)}）{c.section_title}") for n, c in sections.items()]
-        return []
+            return [(c, lead, "——" + lead) for lead, c in leads.items()] if len(leads) >= 2 else []
+        sections: dict[int, Chunk] = {}
+        for c in chunks:
+            if c.section is not None:
+                sections.setdefault(c.section, c)
+        return [(c, c.section_title, f"（{cn_numeral(n)}）{c.section_title}") for n, c in sections.items()]
 
     def _commitment_in(self, best: Scored, found: Found) -> Commitment | None:
         """The ledger's record for the figure the best sentence states, if it has one: the
@@ -193,11 +203,11 @@ class ExtractiveComposer:
                 if english else f"《纲要》附件名词解释第{chunk.glossary}条：{chunk.lead}——")
         return f"{lead}{chunk.text}[1]", [citation_for(chunk, chunk.text)]
 
-    def _listing(self, top: Chunk, parts: list[tuple[Chunk, str, str]], english: bool) -> tuple[str, list[Citation]]:
+    def _listing(self, parts: list[tuple[Chunk, str, str]], english: bool) -> tuple[str, list[Citation]]:
         first = parts[0][0]
-        whole_chapter = first.section != top.section or parts[0][2].startswith("（")
-        where = (f"第{cn_numeral(top.chapter)}章 {top.chapter_title}" if whole_chapter
-                 else f"第{cn_numeral(top.chapter)}章（{cn_numeral(top.section)}）{top.section_title}")
+        whole_chapter = parts[0][2].startswith("（")
+        where = (f"第{cn_numeral(first.chapter)}章 {first.chapter_title}" if whole_chapter
+                 else f"第{cn_numeral(first.chapter)}章（{cn_numeral(first.section)}）{first.section_title}")
         items = "；".join(f"{n}. {item}[{n}]" for n, (_, item, _) in enumerate(parts, 1))
         text = (f"The Outline's {where} covers {len(parts)} parts: {items}." if english
                 else f"《纲要》{where}包括{len(parts)}个方面：{items}。")

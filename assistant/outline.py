@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.faults import PlanUnreadable, one_line
+
 CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 
 _TOC_LINE = re.compile(r"\.{3,}|\t\s*\d+\s*$|\s\d{1,2}\s*$")
@@ -102,7 +104,25 @@ class Outline:
 
 
 def read_plan(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    """The plan's text; PlanUnreadable, in one line, when the file is missing or unreadable,
+    empty, not UTF-8, or plainly not the plan (no table of contents, no chapter headings)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise PlanUnreadable(f"cannot read the plan file {one_line(path)}: {one_line(error.strerror or error)}"
+                             " (set ASSISTANT_PLAN to the plan's text file)") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PlanUnreadable(f"the plan file {one_line(path)} is not UTF-8 text (byte {error.start})") from None
+    if not text.strip():
+        raise PlanUnreadable(f"the plan file {one_line(path)} is empty")
+    lines = text.splitlines()
+    if not any(_TOC_LINE.search(line) for line in lines) or not any(_CHAPTER.match(line) for line in lines):
+        raise PlanUnreadable(f"the plan file {one_line(path)} does not look like the plan "
+                             "(no table of contents or no chapter headings such as 一、)")
+    return text
 
 
 def parse_outline(text: str) -> Outline:

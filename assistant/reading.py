@@ -63,6 +63,8 @@ _TABLE = re.compile(r"(?:主要)?指标|指标表|indicators?\b|indicator table"
 _TABLE_ASK = re.compile(r"哪些|哪几|哪[个一]|几项|多少项|有几个|都有|各是|分别|是什么|是哪|目标值|which|what|how many|list", re.I)
 _ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[项个条](?:主要)?(?:指标)?|(?:指标|indicator|row|No\.?)\s*#?\s*(\d{1,2})\b"
                   r"|(?:最后一项)", re.I)
+_OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八九十]{1,3})\s*章(?:\s*第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节)?")
+_WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
 
 # Where a question asks two things: "…多少？2025年的目标又是多少？", "A和B分别是多少".
@@ -71,6 +73,9 @@ _PART_BREAK = re.compile(r"[？?；;]|，(?=(?:那|而|又|还|以及|另外|同
 _ASKS = re.compile(r"多少|几|哪些|哪几|什么|怎样|如何|是否|吗|what|how|which|when", re.I)
 _EACH = re.compile(r"^(?P<things>.+?)(?P<ask>(?:的目标|目标)?(?:分别|各)(?:是|要|达到|为)?.*)$")
 _AND = re.compile(r"[和与及、]|\band\b", re.I)
+# jieba part-of-speech tags of proper names, and of the nouns that may start one.
+_PROPER = {"nr", "ns", "nt", "nz", "nrt", "nrfg"}
+_NOUNS = _PROPER | {"n", "j"}
 
 
 @lru_cache(maxsize=1)
@@ -116,14 +121,16 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
     q = normalize(arabic_years(standalone or own_text))
     own = normalize(arabic_years(own_text))
     rows = _rows(own)
+    listing = bool(_LISTING.search(q))
     return Reading(
         text=q,
         own_text=own,
-        numeric=bool(_NUMERIC.search(q)),
-        listing=bool(_LISTING.search(q)),
+        # "哪几条…分别是什么" lists; it does not count.
+        numeric=bool(_NUMERIC.search(q)) and not (listing and _WHAT.search(q)),
+        listing=listing,
         locate=bool(_LOCATE.search(q)),
         define=bool(_DEFINE.search(q)),
-        period="past" if _PAST.search(q) else "future" if _FUTURE.search(q) else None,
+        period=_period(own) or _period(q),  # the question's own words first: "2025年的目标呢？"
         measure=next((measure for measure, pattern in _ASKED.items() if pattern.search(q)), None),
         rates=tuple(t for t in lexical_tokens(q) if len(t) >= 2 and t.endswith("率")),
         places=tuple(p for p, (kind, _) in gazetteer().items() if kind != "home" and mentions(own, p)),
@@ -131,11 +138,31 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         units=tuple(u for u in units() if u in own and not any(u in longer and longer in own
                                                                 for longer in units() if longer != u)),
         rows=rows,
+        outline_refs=_outline_refs(own),
         table=bool(rows) or bool(_TABLE.search(own) and _TABLE_ASK.search(own)),
         names=_names(own),
         asks_person=bool(_PERSON.search(own)),
         parts=split_parts(own),
     )
+
+
+def _period(q: str) -> str | None:
+    return "past" if _PAST.search(q) else "future" if _FUTURE.search(q) else None
+
+
+def _outline_refs(q: str) -> tuple[tuple[int, int | None], ...]:
+    """Chapters and sections the question points at: "第九章" → (9, None), "第六章第二节" → (6, 2)."""
+    refs = []
+    for m in _OUTLINE_REF.finditer(q):
+        chapter = _number(m.group("chapter"))
+        section = _number(m.group("section")) if m.group("section") else None
+        if chapter:
+            refs.append((chapter, section))
+    return tuple(refs)
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isdigit() else cn_to_int(text)
 
 
 def _rows(q: str) -> tuple[int, ...]:
@@ -152,23 +179,30 @@ def _rows(q: str) -> tuple[int, ...]:
 
 
 def _names(q: str) -> tuple[str, ...]:
-    """Proper names of places and bodies the question mentions: a word followed by (or
-    ending in) a suffix such as 公园, 医院, 街道. Whether the plan knows them is for the
-    verdict to judge."""
-    import jieba
+    """Proper names of places and bodies the question mentions: a noun followed by (or
+    ending in) a suffix such as 公园, 医院, 街道 ("长风公园", "同仁医院"), not a
+    modifier ("新开幼儿园", "社区医院" are named by a verb and a common noun — the verdict
+    also lets through a name whose own part the plan writes)."""
+    import jieba.posseg
 
-    tokens = [t for t in jieba.lcut(q) if t.strip()]
+    tokens = [(w, flag) for w, flag in jieba.posseg.lcut(q) if w.strip()]
     names = []
-    for i, token in enumerate(tokens):
+    for i, (token, flag) in enumerate(tokens):
         suffix = next((s for s in name_suffixes() if token.endswith(s)), None)
         if suffix is None:
             continue
-        if len(token) > len(suffix) + 1:
+        if len(token) > len(suffix) + 1 and flag in _PROPER:
             names.append(token)  # "同仁医院", "招商银行": jieba keeps the name whole
-        elif i > 0 and len(tokens[i - 1]) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", tokens[i - 1]) \
-                and not re.search(r"[的个些了在和与]", tokens[i - 1]):
-            names.append(tokens[i - 1] + token)
+        elif i > 0 and tokens[i - 1][1] in _NOUNS and len(tokens[i - 1][0]) >= 2 \
+                and re.fullmatch(r"[\u4e00-\u9fff]+", tokens[i - 1][0]):
+            names.append(tokens[i - 1][0] + token)
     return tuple(dict.fromkeys(names))
+
+
+def distinctive_part(name: str) -> str:
+    """The name without its suffix: "长风公园" → "长风"."""
+    suffix = next((s for s in name_suffixes() if name.endswith(s)), "")
+    return name[:len(name) - len(suffix)] or name
 
 
 def split_parts(q: str) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from assistant.passages import Passages, Scored, is_achievement
-from assistant.reading import gazetteer, mentions, states_quantity
+from assistant.reading import distinctive_part, gazetteer, mentions, states_quantity
 from assistant.text import arabic_years, squash
 from assistant.types import Hit, Query, Reading, Verdict
 
@@ -66,6 +66,8 @@ def judge(reading: Reading, query: Query, hits: list[Hit], ranked: list[Scored],
         return _refused(*unmet, english=english, measured={}) if unmet else Verdict(True, evidence={"rows": len(rows)})
     if not hits or not ranked:
         return _refused("topic", english=english, measured={})
+    if reading.listing and any(ref in passages.title_words for ref in reading.outline_refs):
+        return Verdict(True, evidence={"outline": reading.outline_refs})  # "第九章有哪几节？"
     best = ranked[0]
     evidence = Evidence(dense=hits[0].dense, out_of_scope=passages.closest_out_of_scope(query),
                         coverage=best.coverage, term_match=passages.names_term(reading.text),
@@ -84,13 +86,10 @@ def off_topic(query: Query, hits: list[Hit], passages: Passages) -> bool:
 
 def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence: Evidence) -> tuple[str, str] | None:
     """The first constraint of the question the evidence does not meet, with what it names."""
+    if unmet := _unmet_anywhere(reading, passages):
+        return unmet
     best = ranked[0]
     support = [s.sentence if s.hit.chunk.kind == "paragraph" else s.hit.chunk.text for s in ranked[:SUPPORTING]]
-    if reading.asks_person:
-        return "person", ""
-    for name in reading.names:
-        if not passages.writes(name):
-            return "name", name
     for place in reading.places:
         if not any(mentions(text, place) for text in support):
             return "place", place
@@ -110,6 +109,16 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
             return "figure", ""
     if reading.period == "future" and is_achievement(best.hit.chunk):
         return "period", ""
+    return None
+
+
+def _unmet_anywhere(reading: Reading, passages: Passages) -> tuple[str, str] | None:
+    """What no passage of the plan has: people by name, places and bodies it never names."""
+    if reading.asks_person:
+        return "person", ""
+    for name in reading.names:
+        if not passages.writes(name) and not passages.writes(distinctive_part(name)):
+            return "name", name
     return None
 
 
@@ -135,11 +144,8 @@ def _states_figure(best: Scored, measure: str | None) -> bool:
 def _unmet_by_rows(reading: Reading, passages: Passages) -> tuple[str, str] | None:
     """What a question over the indicator table pins down that the table, which is
     Changning's and runs to 2025, does not have."""
-    if reading.asks_person:
-        return "person", ""
-    for name in reading.names:
-        if not passages.writes(name):
-            return "name", name
+    if unmet := _unmet_anywhere(reading, passages):
+        return unmet
     if reading.places:
         return "place", reading.places[0]
     for year in reading.years:

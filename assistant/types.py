@@ -79,6 +79,7 @@ class Reading:
     years: tuple[int, ...] = ()  # calendar years it names (2022, 2035)
     units: tuple[str, ...] = ()  # units of measure it asks a figure in (亿元, 亩, 微克)
     rows: tuple[int, ...] = ()  # main-indicator rows it addresses by number ("第12项指标")
+    outline_refs: tuple[tuple[int, int | None], ...] = ()  # chapters/sections it points at ("第九章")
     table: bool = False  # asks over the main-indicator table as a table
     names: tuple[str, ...] = ()  # proper names it mentions (people, parks, hospitals, firms)
     asks_person: bool = False  # asks who someone is ("区长是谁")
