@@ -29,9 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(message)s")
+    from assistant.faults import Fault  # standard library only: costs nothing to import
+
     try:
         return args.run(args)
-    except CliError as error:
+    except (CliError, Fault) as error:  # a plan or index fault: one line, exit 4 or 5 (README)
         print(f"error: {error}", file=sys.stderr)
         return error.status
     except KeyboardInterrupt:
@@ -100,6 +102,10 @@ def _feedback_export(args) -> int:
 
 
 def _load():
+    from assistant.config import Settings
+    from assistant.outline import read_plan
+
+    read_plan(Settings().plan_path)  # a plan fault is reported before the slow model load
     from assistant.embeddings import ModelUnavailable
     from assistant.engine import PlanAssistant
 
@@ -173,8 +179,10 @@ def _build(args) -> int:
     from assistant.config import Settings
     from assistant.embeddings import ModelUnavailable, load_model
     from assistant.index import build_index
+    from assistant.outline import read_plan
 
     settings = Settings()
+    read_plan(settings.plan_path)  # plan faults before the slow model load
     try:
         model = load_model(settings.embedding_model, settings.threads)
     except ModelUnavailable as error:

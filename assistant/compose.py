@@ -24,6 +24,7 @@ from assistant.types import Answer, Citation, Hit, Query, Question, Reading, Ver
 MAX_SENTENCES = 2  # a list question may take one more
 RUNNER_UP = 0.85  # a further sentence is quoted when it scores at least this share of the best
 WHOLE_PARAGRAPH_CHARS = 400
+CONCENTRATED = 3  # the best hits all in one section: a list question asks for that section's parts
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
@@ -148,6 +149,10 @@ class ExtractiveComposer:
                 return parts
         if names((chunk.chapter, None), found.reading, found.query):
             return self._parts_of(chunk.chapter, None)
+        # Retrieval keeps to one section ("二〇三五年远景目标描绘了哪几个方面？"): its "——" parts.
+        same = [h for h in found.hits[:CONCENTRATED] if (h.chunk.chapter, h.chunk.section) == (chunk.chapter, chunk.section)]
+        if chunk.section is not None and len(same) == CONCENTRATED:
+            return self._parts_of(chunk.chapter, chunk.section)
         return []
 
     def _parts_of(self, chapter: int, section: int | None) -> list[tuple[Chunk, str, str]]:

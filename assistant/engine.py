@@ -98,7 +98,8 @@ class PlanAssistant:
         """Reading, hits, indicator rows, ranked sentences and the verdict for a question."""
         text = standalone or self._standalone(question)
         reading = read(question.text, text)
-        query = make_query(self.model, expand(text))
+        # "碳达峰在规划里哪里提到了？" is searched as "碳达峰": the rest points at the plan itself.
+        query = make_query(self.model, expand(reading.subject if reading.locate else text))
         hits = search(self.index, query, self.settings.top_k, self.retrieval_mode)
         if text != question.text:
             hits = self._with_own_hits(question, hits)

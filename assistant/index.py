@@ -25,6 +25,7 @@ from rank_bm25 import BM25Okapi
 
 from assistant.chunks import CHUNKER_VERSION, Chunk, chunk_outline
 from assistant.config import Settings
+from assistant.faults import CannotWrite, one_line
 from assistant.embeddings import BundledUSE, embed, load_model, sentence_transformer
 from assistant.outline import Outline, parse_outline, read_plan
 from assistant.text import TOKENIZER_VERSION, add_words, lexical_tokens, split_sentences, squash
@@ -87,6 +88,7 @@ def build_index(settings: Settings, model: SentenceTransformer | BundledUSE | No
     """Parse, chunk, embed and write the index atomically to settings.index_dir."""
     started = time.perf_counter()
     plan_text = read_plan(settings.plan_path)
+    _check_writable(settings.index_dir)  # before the slow part: one line, exit 5
     outline = parse_outline(plan_text)
     chunks = chunk_outline(outline)
     vocabulary = plan_vocabulary(outline)
@@ -114,22 +116,30 @@ def build_index(settings: Settings, model: SentenceTransformer | BundledUSE | No
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "build_seconds": 0.0,
     }
-    settings.index_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".index-", dir=settings.index_dir.parent))
-    (staging / "chunks.json").write_text(json.dumps({
-        "chunks": [c.to_dict() for c in chunks],
-        "tokens": tokens,
-        "sentences": [[s.chunk, s.text] for s in sentences],
-        "sentence_tokens": sentence_tokens,
-        "vocabulary": vocabulary,
-    }, ensure_ascii=False), encoding="utf-8")
-    faiss.write_index(chunk_vectors, str(staging / "chunks.faiss"))
-    faiss.write_index(sentence_vectors, str(staging / "sentences.faiss"))
-    faiss.write_index(out_of_scope, str(staging / "out_of_scope.faiss"))
-    manifest["build_seconds"] = round(time.perf_counter() - started, 2)
-    manifest["files"] = {name: _sha256_file(staging / name) for name in FILES}
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    _move_into(staging, settings.index_dir)
+    staging = None
+    try:  # a failed write (disk full, folder gone read-only) is one line and leaves no staging folder
+        settings.index_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".index-", dir=settings.index_dir.parent))
+        (staging / "chunks.json").write_text(json.dumps({
+            "chunks": [c.to_dict() for c in chunks],
+            "tokens": tokens,
+            "sentences": [[s.chunk, s.text] for s in sentences],
+            "sentence_tokens": sentence_tokens,
+            "vocabulary": vocabulary,
+        }, ensure_ascii=False), encoding="utf-8")
+        faiss.write_index(chunk_vectors, str(staging / "chunks.faiss"))
+        faiss.write_index(sentence_vectors, str(staging / "sentences.faiss"))
+        faiss.write_index(out_of_scope, str(staging / "out_of_scope.faiss"))
+        manifest["build_seconds"] = round(time.perf_counter() - started, 2)
+        manifest["files"] = {name: _sha256_file(staging / name) for name in FILES}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        _move_into(staging, settings.index_dir)
+    except (OSError, RuntimeError) as error:  # faiss reports a failed write as RuntimeError
+        raise CannotWrite(f"cannot write the index to {one_line(settings.index_dir)}: "
+                          f"{one_line(getattr(error, 'strerror', None) or error, 160)}") from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return PlanIndex(chunks, chunk_vectors, BM25Okapi(tokens), sentences, sentence_vectors,
                      BM25Okapi(sentence_tokens), out_of_scope, vocabulary, manifest)
 
@@ -200,6 +210,22 @@ def _chunk_sentences(chunk: Chunk) -> list[str]:
     if chunk.kind != "paragraph":
         return [chunk.text]
     return split_sentences(chunk.text)
+
+
+def _check_writable(target: Path) -> None:
+    """CannotWrite unless the index folder can be created and written (and the staging
+    folder beside it): a path under a regular file, a read-only mount, no permission."""
+    try:
+        if target.exists() and not target.is_dir():
+            raise NotADirectoryError(20, "it is a file, not a folder")
+        target.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".index-", dir=target.parent))
+        handle, probe = tempfile.mkstemp(prefix=".write-test-", dir=target)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise CannotWrite(f"cannot write the index to {one_line(target)}: {one_line(error.strerror or error)}"
+                          " (set ASSISTANT_INDEX_DIR to a writable folder)") from None
 
 
 def _move_into(staging: Path, target: Path) -> None:

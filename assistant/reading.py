@@ -64,11 +64,14 @@ _TABLE_ASK = re.compile(r"哪些|哪几|哪[个一]|几项|多少项|有几个|�
 _ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[项个条](?:主要)?(?:指标)?|(?:指标|indicator|row|No\.?)\s*#?\s*(\d{1,2})\b"
                   r"|(?:最后一项)", re.I)
 _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八九十]{1,3})\s*章(?:\s*第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节)?")
+# How people point at the plan itself, not at a topic of it: dropped from a locate question's subject.
+_FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|^到了|讲的|说的"
+                    r"|the plan|the outline|in the plan|mentioned|discussed|explained", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
 
 # Where a question asks two things: "…多少？2025年的目标又是多少？", "A和B分别是多少".
-_PART_BREAK = re.compile(r"[？?；;]|，(?=(?:那|而|又|还|以及|另外|同时|再)?[^，]*(?:多少|几|哪些|什么|怎样|如何))|以及|另外|同时"
+_PART_BREAK = re.compile(r"[？?；;]|[，,](?=(?:那|而|又|还|以及|另外|同时|再)?[^，,]*(?:多少|几|哪些|什么|怎样|如何))|以及|另外|同时"
                          r"|\band\b(?=[^.?]*\b(?:what|how|which)\b)", re.I)
 _ASKS = re.compile(r"多少|几|哪些|哪几|什么|怎样|如何|是否|吗|what|how|which|when", re.I)
 _EACH = re.compile(r"^(?P<things>.+?)(?P<ask>(?:的目标|目标)?(?:分别|各)(?:是|要|达到|为)?.*)$")
@@ -90,11 +93,25 @@ def gazetteer() -> dict[str, tuple[str, tuple[str, ...]]]:
 
 
 @lru_cache(maxsize=1)
-def units() -> tuple[str, ...]:
-    """Units of measure from lexicon/units.txt, longest first (亿元 before 元)."""
-    words = {w for line in (LEXICON / "units.txt").read_text(encoding="utf-8").splitlines()
-             if not line.startswith("#") for w in line.split()}
-    return tuple(sorted(words, key=len, reverse=True))
+def units() -> dict[str, str]:
+    """Ways to write a unit of measure → the unit as the plan writes it (lexicon/units.txt);
+    longest first, so that 亿元 is found before 元."""
+    ways = {}
+    for line in (LEXICON / "units.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            unit, _, aliases = line.partition("\t")
+            ways.update({way.strip(): unit.strip() for way in [unit, *aliases.split(",")] if way.strip()})
+    return dict(sorted(ways.items(), key=lambda item: -len(item[0])))
+
+
+def _units(q: str) -> tuple[str, ...]:
+    """The units the question asks a figure in, as the plan writes them (亿元 in "多少亿元", not 元)."""
+    found, rest = [], q
+    for way, unit in units().items():
+        if _says(rest, way):
+            found.append(unit)
+            rest = re.sub(re.escape(way), " ", rest, flags=re.I)
+    return tuple(dict.fromkeys(found))
 
 
 @lru_cache(maxsize=1)
@@ -135,15 +152,21 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         rates=tuple(t for t in lexical_tokens(q) if len(t) >= 2 and t.endswith("率")),
         places=tuple(p for p, (kind, _) in gazetteer().items() if kind != "home" and mentions(own, p)),
         years=tuple(sorted({int(y) for y in _YEAR.findall(own)})),
-        units=tuple(u for u in units() if u in own and not any(u in longer and longer in own
-                                                                for longer in units() if longer != u)),
+        units=_units(own),
         rows=rows,
         outline_refs=_outline_refs(own),
         table=bool(rows) or bool(_TABLE.search(own) and _TABLE_ASK.search(own)),
         names=_names(own),
         asks_person=bool(_PERSON.search(own)),
         parts=split_parts(own),
+        subject=_subject(q),
     )
+
+
+def _subject(q: str) -> str:
+    """What a question is about, without the words that point at the plan or ask where."""
+    subject = _FRAME.sub(" ", _LOCATE.sub(" ", q))
+    return normalize(re.sub(r"[?？,，。]", " ", subject)) or q
 
 
 def _period(q: str) -> str | None:
@@ -208,6 +231,7 @@ def distinctive_part(name: str) -> str:
 def split_parts(q: str) -> tuple[str, ...]:
     """The separate questions in one: pieces that each ask something, or "A和B分别…"
     split into "A…" and "B…". One part (or none) means a single question."""
+    # normalize() has made the punctuation half-width: "，" is "," here.
     pieces = [p.strip(" ，,。.") for p in _PART_BREAK.split(q)]
     pieces = [p for p in pieces if len(p) >= 4]
     asking = [p for p in pieces if _ASKS.search(p)]

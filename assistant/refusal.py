@@ -73,7 +73,7 @@ def judge(reading: Reading, query: Query, hits: list[Hit], ranked: list[Scored],
                         coverage=best.coverage, term_match=passages.names_term(reading.text),
                         answer_score=best.score)
     measured = asdict(evidence)
-    unmet = _unmet(reading, ranked, passages, evidence)
+    unmet = _unmet(reading, ranked, passages, evidence, english)
     if unmet:
         return _refused(*unmet, english=english, measured=measured)
     return Verdict(True, evidence=measured)
@@ -84,7 +84,8 @@ def off_topic(query: Query, hits: list[Hit], passages: Passages) -> bool:
     return bool(hits) and passages.closest_out_of_scope(query) - hits[0].dense > SCOPE_MARGIN
 
 
-def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence: Evidence) -> tuple[str, str] | None:
+def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence: Evidence,
+           english: bool) -> tuple[str, str] | None:
     """The first constraint of the question the evidence does not meet, with what it names."""
     if unmet := _unmet_anywhere(reading, passages):
         return unmet
@@ -105,7 +106,10 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
                 return "year", str(year)
         if reading.units and not any(unit in squash(text) for text in support[:1] for unit in reading.units):
             return "unit", "、".join(reading.units)
-        if not _states_figure(best, reading.measure) or evidence.answer_score < MIN_NUMERIC_ANSWER:
+        # Word coverage cannot count for an English question over a Chinese plan: its floor
+        # leaves out the coverage an on-topic Chinese question would have.
+        floor = MIN_NUMERIC_ANSWER - (0.5 * STRONG_COVERAGE if english else 0.0)
+        if not _states_figure(best, reading.measure) or evidence.answer_score < floor:
             return "figure", ""
     if reading.period == "future" and is_achievement(best.hit.chunk):
         return "period", ""

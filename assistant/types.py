@@ -84,6 +84,7 @@ class Reading:
     names: tuple[str, ...] = ()  # proper names it mentions (people, parks, hospitals, firms)
     asks_person: bool = False  # asks who someone is ("区长是谁")
     parts: tuple[str, ...] = ()  # the separate things a multi-part question asks for
+    subject: str = ""  # what it is about, without the words that ask where or point at the plan
 
 
 @dataclass(frozen=True)
