@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from assistant.chunks import Chunk
 from assistant.commitments import Commitment, Ledger
 from assistant.passages import Passages, Scored
+from assistant.reading import PARTS
 from assistant.table import IndicatorTable, Row
 from assistant.text import cn_numeral, lexical_tokens, squash
 from assistant.types import Answer, Citation, Hit, Query, Question, Reading, Verdict, citation_for, source_for
@@ -149,9 +150,10 @@ class ExtractiveComposer:
                 return parts
         if names((chunk.chapter, None), found.reading, found.query):
             return self._parts_of(chunk.chapter, None)
-        # Retrieval keeps to one section ("二〇三五年远景目标描绘了哪几个方面？"): its "——" parts.
+        # Retrieval keeps to one section and the question asks for the parts of something
+        # ("二〇三五年远景目标描绘了哪几个方面？"): that section's "——" parts.
         same = [h for h in found.hits[:CONCENTRATED] if (h.chunk.chapter, h.chunk.section) == (chunk.chapter, chunk.section)]
-        if chunk.section is not None and len(same) == CONCENTRATED:
+        if chunk.section is not None and len(same) == CONCENTRATED and PARTS.search(found.reading.own_text):
             return self._parts_of(chunk.chapter, chunk.section)
         return []
 

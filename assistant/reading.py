@@ -67,6 +67,8 @@ _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八�
 # How people point at the plan itself, not at a topic of it: dropped from a locate question's subject.
 _FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|^到了|讲的|说的"
                     r"|the plan|the outline|in the plan|mentioned|discussed|explained", re.I)
+# A question for the parts of something, not for the items of a list.
+PARTS = re.compile(r"方面|部分|几块|板块|几点|几条原则|aspects|parts|areas", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
 
@@ -159,7 +161,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         names=_names(own),
         asks_person=bool(_PERSON.search(own)),
         parts=split_parts(own),
-        subject=_subject(q),
+        subject=_subject(normalize(standalone or own_text)),  # years as written: titles say 二〇三五年
     )
 
 

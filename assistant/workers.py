@@ -1,0 +1,259 @@
+"""Answer in several worker processes, so that the web server's own process stays free.
+
+The chat server is one Python process: its event loop, Gradio's queue and the JSON API
+all share one interpreter lock. An answer costs the engine about 10 ms of CPU, which,
+done in that process, is 10 ms during which no request is read or written. `EnginePool`
+starts worker processes (`python -m assistant.workers`), each loading its own engine
+from the same read-only index files, and hands each question to an idle one; the
+server process only parses requests and writes replies.
+
+The protocol is length-prefixed pickles over the worker's stdin and stdout (stdout is
+kept for it alone; anything a worker prints goes to stderr, the server's log). Bounded
+time, always: waiting for an idle worker gives up after `wait_s` (Overloaded), and a
+worker that takes longer than `answer_s` on one question is killed and replaced
+(WorkerFailed); so is one that dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+
+from assistant.config import ROOT, Settings
+from assistant.types import Answer, BadQuestion, Turn
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("!I")
+START_TIMEOUT = 180.0  # seconds for a worker to load (building a missing index included)
+
+
+class Overloaded(RuntimeError):
+    """No worker became free in time; try again shortly."""
+
+
+class WorkerFailed(RuntimeError):
+    """The worker died or took too long on this question; it has been replaced."""
+
+
+def default_workers() -> int:
+    """One per core: a worker is busy only while it computes."""
+    return max(1, os.cpu_count() or 1)
+
+
+class _Worker:
+    def __init__(self, settings: Settings) -> None:
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        self.process = subprocess.Popen([sys.executable, "-m", "assistant.workers"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, env=env, bufsize=0)
+        self.pid = self.process.pid
+        _write(self.process.stdin, replace(settings, threads=1))  # one BLAS thread each: one core each
+
+    def wait_ready(self, timeout: float) -> None:
+        kind, *_ = self.receive(timeout)
+        if kind != "ready":
+            raise WorkerFailed(f"worker {self.pid} did not start")
+
+    def ask(self, question: str, history: list[Turn], timeout: float):
+        _write(self.process.stdin, (question, [(t.role, t.content) for t in history]))
+        return self.receive(timeout)
+
+    def receive(self, timeout: float):
+        fd = self.process.stdout.fileno()
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            raise TimeoutError
+        (size,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size))
+        return pickle.loads(_read_exactly(fd, size))
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                try:
+                    self.process.stdin.close()  # the worker's read loop ends
+                except OSError:
+                    pass
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class EnginePool:
+    """`workers` engine processes answering questions one at a time each."""
+
+    def __init__(self, settings: Settings, workers: int, wait_s: float = 5.0, answer_s: float = 30.0) -> None:
+        self.settings = settings
+        self.size = workers
+        self.wait_s = wait_s
+        self.answer_s = answer_s
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: set[_Worker] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        started = time.perf_counter()
+        workers_ = [_Worker(settings) for _ in range(workers)]
+        try:
+            for worker in workers_:
+                worker.wait_ready(START_TIMEOUT)
+        except BaseException:
+            for worker in workers_:
+                worker.stop(kill=True)
+            raise
+        for worker in workers_:
+            self._all.add(worker)
+            self._idle.put(worker)
+        log.info("%d answer workers ready in %.1f s", workers, time.perf_counter() - started)
+
+    @property
+    def ready(self) -> int:
+        """Workers alive (busy or idle)."""
+        with self._lock:
+            return sum(1 for w in self._all if w.process.poll() is None)
+
+    def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+        """The engine's answer, computed in a worker. BadQuestion as the engine raises it;
+        Overloaded when no worker is free within wait_s; WorkerFailed when it died or hung."""
+        try:
+            worker = self._idle.get(timeout=self.wait_s)
+        except queue.Empty:
+            raise Overloaded(f"all {self.size} workers busy for {self.wait_s:.0f} s") from None
+        try:
+            kind, value = worker.ask(question, history or [], self.answer_s)
+        except TimeoutError:
+            self._replace(worker, f"took longer than {self.answer_s:.0f} s")
+            raise WorkerFailed("the answer took too long") from None
+        except (EOFError, OSError, pickle.UnpicklingError, ValueError):
+            self._replace(worker, "died")
+            raise WorkerFailed("the answer worker stopped") from None
+        self._idle.put(worker)
+        if kind == "ok":
+            return value
+        if kind == "bad":
+            raise BadQuestion(value)
+        raise RuntimeError(f"answering failed in worker {worker.pid}: {value}")
+
+    def _replace(self, worker: _Worker, why: str) -> None:
+        log.warning("answer worker %d %s; starting another", worker.pid, why)
+        worker.stop(kill=True)
+        with self._lock:
+            self._all.discard(worker)
+            if self._closed:
+                return
+        threading.Thread(target=self._start_one, daemon=True, name="answer-worker-start").start()
+
+    def _start_one(self) -> None:
+        try:
+            worker = _Worker(self.settings)
+            worker.wait_ready(START_TIMEOUT)
+        except Exception:
+            log.exception("an answer worker failed to start")
+            return
+        with self._lock:
+            if self._closed:
+                worker.stop()
+                return
+            self._all.add(worker)
+        self._idle.put(worker)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = list(self._all)
+            self._all.clear()
+        for worker in workers:
+            worker.stop()
+
+
+class PooledAssistant:
+    """A loaded PlanAssistant whose `ask` runs in an EnginePool; everything else (the
+    outline, the ledger, streaming LLM answers) is the local engine's."""
+
+    def __init__(self, local, pool: EnginePool | None) -> None:
+        self.local = local
+        self.pool = pool
+
+    def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
+        if self.pool is None:
+            return self.local.ask(question, history)
+        return self.pool.ask(question, history)
+
+    def __getattr__(self, name: str):
+        return getattr(self.local, name)
+
+
+# -- the worker process ------------------------------------------------------------
+
+
+def _write(stream, message) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(body)) + body)
+    stream.flush()
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    """`size` bytes from a pipe (unbuffered: select must see what is not yet read); EOFError if it closes."""
+    parts, left = [], size
+    while left:
+        part = os.read(fd, left)
+        if not part:
+            raise EOFError
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _read(stream):
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    return pickle.loads(stream.read(_HEADER.unpack(header)[0]))
+
+
+def serve() -> int:
+    """Load the engine with the settings the server sends, then answer until stdin closes."""
+    # stdout carries the protocol alone: anything printed goes to stderr instead.
+    requests, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format=f"worker {os.getpid()}: %(message)s")
+    settings = _read(requests)
+    if settings is None:
+        return 0
+    from assistant.engine import PlanAssistant
+
+    assistant = PlanAssistant.load(settings)
+    assistant.ask("养老床位要达到多少？")  # the first answer loads what loads lazily
+    _write(replies, ("ready", os.getpid()))
+    while (message := _read(requests)) is not None:
+        question, history = message
+        try:
+            reply = ("ok", assistant.ask(question, [Turn(role, content) for role, content in history]))
+        except BadQuestion as error:
+            reply = ("bad", str(error))
+        except Exception as error:  # logged here with its traceback; the server gets one line
+            logging.getLogger("assistant.workers").exception("answering %r failed", str(question)[:200])
+            reply = ("error", type(error).__name__)
+        _write(replies, reply)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())
