@@ -27,7 +27,7 @@ from assistant.types import Answer
 from assistant.config import Settings
 from assistant.types import Turn
 from assistant.grounding import Ungrounded, ground, numbers_in
-from assistant.llm import LLMAnswerer, LLMUnavailable, chat_model, load_prompt
+from assistant.llm import LLMComposer, LLMUnavailable, chat_model, load_prompt
 from assistant.text import normalize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,12 +54,17 @@ def fake(*replies: str, **kwargs) -> tuple[FakeListChatModel, Calls]:
 
 def using(assistant, model, timeout: float = 20.0):
     """The session's assistant (model and index shared) answering through `model`."""
-    return replace(assistant, llm=LLMAnswerer(model, assistant.answerer, timeout))
+    return replace(assistant, llm=LLMComposer(model, timeout))
+
+
+def hits(assistant, question: str, history=None):
+    """The hits the engine finds for a question, in the order the model sees them."""
+    return assistant.find(assistant.question(question, history)).hits
 
 
 def passage_number(assistant, question: str, label: str, history=None) -> int:
     """The [n] under which the passage with this label is shown to the model."""
-    labels = [h.chunk.label for h in assistant._retrieve(question, history)[2][:5]]
+    labels = [h.chunk.label for h in hits(assistant, question, history)[:5]]
     return next(n for n, text in enumerate(labels, 1) if label in text)
 
 
@@ -98,8 +103,8 @@ def test_markers_are_renumbered_to_the_citations(assistant, plan_text):
     answer = using(assistant, model).ask(question)
     assert answer.backend == "llm"
     assert re.findall(r"\[(\d+)\]", answer.answer) == ["1", "2"] and len(answer.citations) == 2
-    hits = assistant._retrieve(question, None)[2]
-    assert [c.label for c in answer.citations] == [hits[first - 1].chunk.label, hits[second - 1].chunk.label]
+    found = hits(assistant, question)
+    assert [c.label for c in answer.citations] == [found[first - 1].chunk.label, found[second - 1].chunk.label]
     assert all(quote_is_verbatim(c.quote, plan_text) for c in answer.citations)
 
 
@@ -131,11 +136,12 @@ def test_model_saying_the_plan_is_silent_does_not_override_retrieval(assistant):
     assert answer.answerable and answer.backend == "extractive" and "no support" in answer.fallback
 
 
-@pytest.mark.parametrize("question", ["现在公积金贷款利率是多少？", "家庭医生签约率的目标是多少？"])
-def test_refusal_is_decided_before_the_model_is_called(assistant, question):
+@pytest.mark.parametrize("question,rate", [("现在公积金贷款利率是多少？", "利率"), ("家庭医生签约率的目标是多少？", "签约率")])
+def test_refusal_is_decided_before_the_model_is_called(assistant, question, rate):
     model, calls = fake("编造的答案：利率是3.1%。[1]")
     answer = using(assistant, model).ask(question)
     assert not answer.answerable and answer.citations == [] and answer.fallback is None
+    assert answer.unmet == "rate" and answer.answer == f"《纲要》没有提到{rate}。"  # says what the plan lacks
     assert calls.prompts == []
     streamed = list(using(assistant, model).stream(question))
     assert final(streamed).answerable is False and calls.prompts == []
@@ -204,8 +210,7 @@ def test_numbers_are_compared_full_width_normalised_without_whitespace():
 
 
 def test_full_width_and_bracket_markers_are_recognised(assistant):
-    hits = assistant._retrieve(QUESTION, None)[2]
-    passages = [h.chunk for h in hits[:5]]
+    passages = [h.chunk for h in hits(assistant, QUESTION)[:5]]
     n = next(i for i, c in enumerate(passages, 1) if c.indicator == 6)
     grounded = ground(f"高新技术企业数2025年达到６００家。［{n}］【{n}】", passages)
     assert grounded.text == "高新技术企业数2025年达到６００家。[1][1]" and grounded.passages == [n]
