@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from assistant.commitments import Ledger, build_ledger
 from assistant.compose import ExtractiveComposer, Found
@@ -35,9 +35,6 @@ from assistant.retrieval import make_query, search
 from assistant.table import IndicatorTable
 from assistant.types import Answer, Question, Turn
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
-
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_EXTRA = 3  # the follow-up's own best chunks go right after the rewritten question's best 3
@@ -46,7 +43,7 @@ FOLLOW_UP_EXTRA = 3  # the follow-up's own best chunks go right after the rewrit
 @dataclass
 class PlanAssistant:
     settings: Settings
-    model: "SentenceTransformer"
+    model: Any  # the embedding model (assistant.embeddings.load_model)
     index: PlanIndex
     outline: Outline  # the plan, parsed once for every front end (section text, the ledger)
     ledger: Ledger

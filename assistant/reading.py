@@ -23,7 +23,7 @@ _NUMERIC = re.compile(r"多少|(?<!哪)几[个家项处所张条座套幢年成�
                       r"|how many|how much|how long|how high|how fast|what share|percent|rate\b|\bwhen\b", re.I)
 _LISTING = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六七八九十]|有什么工作|几[节部]分?|几条|几块"
                       r"|what are the|which areas|which \w+s\b|list", re.I)
-_LOCATE = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|哪个部分|第几章|第几节|什么地方|哪里讲|哪里提|哪里写"
+_LOCATE = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|哪个部分|第几章|第几节|什么地方|哪里(?:讲|提|写|说)(?:到了?|过)?"
                      r"|在哪[里儿]?[讲写说提]|写在哪|讲在哪|在规划哪|在纲要哪|放在哪"
                      r"|where (?:does|is|in|are)|which (?:chapter|section|part)", re.I)
 _DEFINE = re.compile(r"什么是|是什么意思|什么意思|指什么|指的是|是指|含义|解释|是什么|what (?:is|are|does)|mean", re.I)
@@ -65,7 +65,7 @@ _ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[
                   r"|(?:最后一项)", re.I)
 _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八九十]{1,3})\s*章(?:\s*第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节)?")
 # How people point at the plan itself, not at a topic of it: dropped from a locate question's subject.
-_FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|^到了|讲的|说的"
+_FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|讲的|说的"
                     r"|the plan|the outline|in the plan|mentioned|discussed|explained", re.I)
 # A question for the parts of something, not for the items of a list.
 PARTS = re.compile(r"方面|部分|几块|板块|几点|几条原则|aspects|parts|areas", re.I)

@@ -13,6 +13,7 @@ A BM25 list counts only chunks with a positive score: a zero-score "hit" is nois
 from __future__ import annotations
 
 from difflib import SequenceMatcher
+from typing import Any
 
 import faiss
 import numpy as np
@@ -20,7 +21,6 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
-from sentence_transformers import SentenceTransformer
 
 from assistant.chunks import Chunk
 from assistant.embeddings import embed
@@ -33,7 +33,8 @@ MODES = ("hybrid", "dense", "bm25")
 TITLE_MATCH = 0.75
 
 
-def make_query(model: SentenceTransformer, text: str) -> Query:
+def make_query(model: Any, text: str) -> Query:
+    """`model`: what assistant.embeddings.load_model returns (a SentenceTransformer or the bundled USE)."""
     return Query(text, embed(model, [text])[0], lexical_tokens(text))
 
 
@@ -99,7 +100,7 @@ class PlanRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     index: PlanIndex
-    model: SentenceTransformer
+    model: Any  # the embedding model of assistant.embeddings.load_model
     k: int = 8
     mode: str = "hybrid"
 

@@ -46,3 +46,33 @@ def test_when_and_how_long_questions_want_a_date_or_a_duration():
     assert states_quantity("确保在2025年前实现碳排放达峰", "date")
     assert read_intent("坐高铁去杭州最快要多久？").measure == "duration"
     assert not states_quantity("即“上海服务”“上海制造”“上海购物”和“上海文化”。", "duration")
+
+
+def test_constraints_the_question_pins_down():
+    reading = read_intent("静安区2022年新增了多少亿元投资？")
+    assert reading.places == ("静安区",) and reading.years == (2022,) and reading.units == ("亿元",)
+    assert read_intent("到二〇三五年人均寿命多少岁？").years == (2035,)
+    assert read_intent("What is Shanghai-wide target in micrograms?").units == ("微克",)
+    assert read_intent("长宁区的绿化覆盖率").places == ()  # Changning is the plan's own place
+    assert read_intent("区长是谁？").asks_person
+
+
+def test_proper_names_are_read_by_part_of_speech_not_by_suffix_alone():
+    # ("社区医院" is read as a name too; the verdict lets it through, as the plan writes 社区.)
+    assert read_intent("长风公园什么时候改造？").names == ("长风公园",)
+    assert read_intent("同仁医院要新建什么？").names == ("同仁医院",)
+    assert read_intent("我家附近有没有新开幼儿园？").names == ()
+
+
+def test_rows_parts_and_outline_references():
+    assert read_intent("主要指标第十五项是什么？").rows == (15,)
+    assert read_intent("第六章第二节讲什么").outline_refs == ((6, 2),)
+    assert read_intent("十三五末绿化覆盖率多少？2025年的目标又是多少？").parts == (
+        "十三五末绿化覆盖率多少", "2025年的目标又是多少")
+    assert read_intent("高新技术企业数和发明专利拥有量的目标分别是多少？").parts == (
+        "高新技术企业数的目标分别是多少?", "发明专利拥有量的目标分别是多少?")
+    assert read_intent("新增养老床位多少张？").parts == ()
+
+
+def test_a_locate_question_is_searched_by_its_subject():
+    assert read_intent("碳达峰在规划里哪里提到了？").subject == "碳达峰"
