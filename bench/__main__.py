@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     results["cold_start_peak_rss_mib"] = peak_rss_mib(resource.RUSAGE_CHILDREN)
 
     assistant = PlanAssistant.load(settings)
-    items = load_items(ROOT / "eval" / "golden.jsonl")
+    items = load_items(ROOT / "eval" / "dev.jsonl")
     for item in items[:5]:  # warm up
         assistant.ask(item.question)
     latencies = []

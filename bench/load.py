@@ -6,7 +6,7 @@
 One real server (app.py, the repository's index, a throwaway feedback database, a free
 loopback port) per queue setting — every --concurrency × --queue-size pair — all
 started first. Then, round by round, each server in turn gets `--clients` threads,
-each with its own gradio_client Client, sending eval questions (eval/golden.jsonl,
+each with its own gradio_client Client, sending eval questions (eval/dev.jsonl,
 with their histories, round robin) until its share of `--questions` is sent or its
 share of `--seconds` has passed. Taking turns in short rounds spreads whatever else
 the machine is doing over all settings alike; the spread of the rounds and the CPU
@@ -64,7 +64,7 @@ class Run:
 
 
 def eval_questions() -> list[tuple[str, list[dict]]]:
-    lines = (ROOT / "eval" / "golden.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (ROOT / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
     items = [json.loads(line) for line in lines if line.strip()]
     return [(item["question"], item.get("history") or []) for item in items]
 
