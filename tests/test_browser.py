@@ -152,6 +152,14 @@ def test_user_html_is_shown_as_text(browser):
     assert browser.dialogs == [] and not any("127.0.0.1:9" in url for url in browser.outside_requests)
 
 
+def test_a_question_wrapped_in_markup_is_answered_in_chinese(browser):
+    page = browser.page
+    clear(page)
+    message, _ = ask(page, "<b>高新技术企业数目标？</b>")
+    assert "600家" in message.locator(".pa-answer-text").inner_text()
+    assert "指标6" in message.locator("details.pa-source summary").first.inner_text()
+
+
 def test_too_long_question_gets_a_friendly_message(browser):
     page = browser.page
     clear(page)
