@@ -23,15 +23,23 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
+import sqlite3  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
+from assistant.api import JsonApi  # noqa: E402
 from assistant.chat_page import CSS, HEAD, TITLE, ChatPage  # noqa: E402
 from assistant.commitments_tab import build_commitments_tab  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.engine import PlanAssistant  # noqa: E402
+from assistant.faults import EXIT_MODEL_UNAVAILABLE, CannotListen, CannotWrite, Fault  # noqa: E402
 from assistant.feedback import FeedbackStore  # noqa: E402
+from assistant.web_guard import (Guard, LineLimit, QueueGuard, ServerLimits, TempFolder,  # noqa: E402
+                                 expire_idle_sessions, exposure_warning, host_allow_list, wait_until_stopped)
+from assistant.workers import EnginePool, PooledAssistant, default_workers  # noqa: E402
 
 log = logging.getLogger("app")
 
@@ -58,12 +66,13 @@ FONTS = ["Noto Sans CJK SC", "Noto Sans SC", "PingFang SC", "Microsoft YaHei", "
 MONO_FONTS = ["Noto Sans Mono CJK SC", "DejaVu Sans Mono", "monospace"]
 
 
-def build_app(page: ChatPage) -> gr.Blocks:
-    with gr.Blocks(title=TITLE, fill_width=False) as demo:
+def build_app(page: ChatPage, downloads: Path | None = None) -> gr.Blocks:
+    # Gradio's copies of download files older than an hour are deleted every 10 minutes.
+    with gr.Blocks(title=TITLE, fill_width=False, delete_cache=(600, 3600)) as demo:
         with gr.Tabs():
             with gr.Tab("规划问答", id="chat"):
                 page.render()
-            build_commitments_tab(page.assistant.ledger)
+            build_commitments_tab(page.assistant.ledger, downloads)
     return demo
 
 
@@ -81,38 +90,108 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         default=int(os.environ.get("ASSISTANT_QUEUE_MAX_SIZE") or QUEUE_MAX_SIZE),
                         help=f"requests that may wait; more are turned away at once, 0 for no limit "
                              f"(default: $ASSISTANT_QUEUE_MAX_SIZE or {QUEUE_MAX_SIZE})")
+    parser.add_argument("--per-client", type=int,
+                        default=int(os.environ.get("ASSISTANT_QUEUE_PER_CLIENT") or 0),
+                        help="requests one client address may have waiting or running; more are turned "
+                             "away (default: $ASSISTANT_QUEUE_PER_CLIENT or half the queue size)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("ASSISTANT_WORKERS") or default_workers()),
+                        help="processes that compute answers, so the server process only serves requests; "
+                             "0 answers in the server process (default: $ASSISTANT_WORKERS or one per core)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # No log line longer than a few KB, whatever a library prints (README, "Server limits and faults").
+    sys.stderr, sys.stdout = LineLimit(sys.stderr), LineLimit(sys.stdout)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     from assistant.embeddings import ModelUnavailable
+    from assistant.outline import read_plan
 
+    limits = ServerLimits.from_env()
+    allowed_hosts = host_allow_list(args.host, limits.allowed_hosts)
+    if warning := exposure_warning(args.host, args.port, allowed_hosts):
+        print(warning, file=sys.stderr)
     settings = Settings()
     try:
+        read_plan(settings.plan_path)  # a plan fault is one line before the slow loads (exit 4)
+        store = open_feedback(settings.feedback_db)
         assistant = PlanAssistant.load(settings)
     except ModelUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
-        return 3
-    page = ChatPage(assistant, FeedbackStore(settings.feedback_db), settings)
+        return EXIT_MODEL_UNAVAILABLE
+    except Fault as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.status
+    # Answers are computed in worker processes (assistant/workers.py); the page and the JSON API
+    # (assistant/api.py, /api/ask, outside Gradio's queue) both send their questions there.
+    assistant = PooledAssistant(assistant, EnginePool(settings, args.workers) if args.workers > 0 else None)
+    api = JsonApi(assistant, settings)
+    page = ChatPage(assistant, store, settings)
     page.warm_up()
-    demo = build_app(page)
-    concurrency, queue_size = max(1, args.concurrency), max(0, args.queue_size)
-    demo.queue(default_concurrency_limit=concurrency, max_size=queue_size or None)
-    log.info("queue: %d answered at once, %s", concurrency,
-             f"at most {queue_size} waiting" if queue_size else "no limit on waiting")
-    log.info("feedback is saved to %s", settings.feedback_db)
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
-        show_error=False,  # errors reach the page as friendly messages, never tracebacks
-        theme=gr.themes.Soft(font=FONTS, font_mono=MONO_FONTS),
-        css=CSS,
-        head=HEAD,
-    )
+    temp = TempFolder()  # everything the server writes for itself; removed when it stops
+    use_temp_folder(temp.path / "gradio")
+    try:
+        # Inside Gradio's cache folder: served from there as they are, not copied again for each selection.
+        demo = build_app(page, temp.path / "gradio" / "downloads")
+        concurrency, queue_size = max(1, args.concurrency), max(0, args.queue_size)
+        # api_open=False: the direct /gradio_api/run/… routes would skip the queue and its limits.
+        demo.queue(default_concurrency_limit=concurrency, max_size=queue_size or None, api_open=False)
+        per_client = args.per_client if args.per_client > 0 else max(1, (queue_size or 100) // 2)
+        QueueGuard(demo, per_client, api_fns={i for i, fn in demo.fns.items() if fn.api_name == "ask"})
+        log.info("queue: %d answered at once, %s, at most %d per client address", concurrency,
+                 f"at most {queue_size} waiting" if queue_size else "no limit on waiting", per_client)
+        log.info("feedback is saved to %s", settings.feedback_db)
+        guard = Middleware(Guard, allowed_hosts=allowed_hosts, max_body_bytes=limits.max_body_bytes,
+                           max_in_flight=limits.max_in_flight)
+        try:
+            demo.launch(
+                server_name=args.host,
+                server_port=args.port,
+                share=False,  # never a public share link, whatever GRADIO_SHARE says
+                enable_monitoring=False,  # no /monitoring (the Guard closes the route as well)
+                mcp_server=False,
+                ssr_mode=False,
+                run_history=False,
+                state_session_capacity=limits.max_sessions,
+                prevent_thread_lock=True,  # wait_until_stopped: a SIGTERM still removes the temporary folder
+                show_error=False,  # errors reach the page as friendly messages, never tracebacks
+                theme=gr.themes.Soft(font=FONTS, font_mono=MONO_FONTS),
+                css=CSS,
+                head=HEAD,
+                app_kwargs={"routes": api.routes(), "middleware": [guard]},
+            )
+        except OSError as error:
+            raise CannotListen(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+        expire_idle_sessions(demo, limits.session_idle_seconds)
+        wait_until_stopped(demo)
+    except Fault as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.status
+    finally:
+        temp.remove()
     return 0
 
+
+def use_temp_folder(folder: Path) -> None:
+    """Gradio's cache (the CSV downloads it serves) goes into `folder`. GRADIO_TEMP_DIR is read
+    when a Blocks is made; the folder Gradio makes at launch for its editor's history was
+    fixed when gradio was imported, so that name is pointed there as well."""
+    import gradio.route_utils
+    import gradio.routes
+
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    for module in (gradio.route_utils, gradio.routes):
+        if hasattr(module, "DEFAULT_TEMP_DIR"):
+            module.DEFAULT_TEMP_DIR = str(folder)
+
+
+def open_feedback(path: Path) -> FeedbackStore:
+    """The feedback database, or CannotWrite in one line (exit 5) when it cannot be created."""
+    try:
+        return FeedbackStore(path)
+    except (OSError, sqlite3.Error) as error:
+        raise CannotWrite(f"cannot write the feedback database {path}: {error}") from None
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,6 +23,7 @@ import faiss
 import numpy as np
 from rank_bm25 import BM25Okapi
 
+from assistant.bm25 import PostingsBM25
 from assistant.chunks import CHUNKER_VERSION, Chunk, chunk_outline
 from assistant.config import Settings
 from assistant.faults import CannotWrite, one_line
@@ -140,8 +141,8 @@ def build_index(settings: Settings, model: SentenceTransformer | BundledUSE | No
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-    return PlanIndex(chunks, chunk_vectors, BM25Okapi(tokens), sentences, sentence_vectors,
-                     BM25Okapi(sentence_tokens), out_of_scope, vocabulary, manifest)
+    return PlanIndex(chunks, chunk_vectors, PostingsBM25(tokens), sentences, sentence_vectors,
+                     PostingsBM25(sentence_tokens), out_of_scope, vocabulary, manifest)
 
 
 def load_index(settings: Settings) -> PlanIndex:
@@ -180,8 +181,8 @@ def load_index(settings: Settings) -> PlanIndex:
         raise IndexProblem(f"index could not be read ({type(error).__name__})") from None
     add_words(data["vocabulary"])
     sentences = [Sentence(i, s) for i, s in data["sentences"]]
-    return PlanIndex(chunks, chunk_vectors, BM25Okapi(data["tokens"]), sentences, sentence_vectors,
-                     BM25Okapi(data["sentence_tokens"]), out_of_scope, data["vocabulary"], manifest)
+    return PlanIndex(chunks, chunk_vectors, PostingsBM25(data["tokens"]), sentences, sentence_vectors,
+                     PostingsBM25(data["sentence_tokens"]), out_of_scope, data["vocabulary"], manifest)
 
 
 def ensure_index(settings: Settings, model: SentenceTransformer | BundledUSE | None = None,

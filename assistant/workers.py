@@ -16,6 +16,7 @@ worker that takes longer than `answer_s` on one question is killed and replaced
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
@@ -64,8 +65,8 @@ class _Worker:
         if kind != "ready":
             raise WorkerFailed(f"worker {self.pid} did not start")
 
-    def ask(self, question: str, history: list[Turn], timeout: float):
-        _write(self.process.stdin, (question, [(t.role, t.content) for t in history]))
+    def ask(self, question: str, history: list[Turn], as_json: bool, timeout: float):
+        _write(self.process.stdin, (question, [(t.role, t.content) for t in history], as_json))
         return self.receive(timeout)
 
     def receive(self, timeout: float):
@@ -132,12 +133,20 @@ class EnginePool:
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
         """The engine's answer, computed in a worker. BadQuestion as the engine raises it;
         Overloaded when no worker is free within wait_s; WorkerFailed when it died or hung."""
+        return self._ask(question, history, as_json=False)
+
+    def ask_json(self, question: str, history: list[Turn] | None = None) -> bytes:
+        """The answer as the UTF-8 JSON object of CONTRACT §1, written by the worker: the
+        server process then only forwards bytes."""
+        return self._ask(question, history, as_json=True)
+
+    def _ask(self, question: str, history: list[Turn] | None, as_json: bool):
         try:
             worker = self._idle.get(timeout=self.wait_s)
         except queue.Empty:
             raise Overloaded(f"all {self.size} workers busy for {self.wait_s:.0f} s") from None
         try:
-            kind, value = worker.ask(question, history or [], self.answer_s)
+            kind, value = worker.ask(question, history or [], as_json, self.answer_s)
         except TimeoutError:
             self._replace(worker, f"took longer than {self.answer_s:.0f} s")
             raise WorkerFailed("the answer took too long") from None
@@ -190,14 +199,27 @@ class PooledAssistant:
     def __init__(self, local, pool: EnginePool | None) -> None:
         self.local = local
         self.pool = pool
+        self._lock = threading.Lock()  # without a pool: one question at a time through the local engine
 
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
         if self.pool is None:
-            return self.local.ask(question, history)
+            with self._lock:
+                return self.local.ask(question, history)
         return self.pool.ask(question, history)
+
+    def ask_json(self, question: str, history: list[Turn] | None = None) -> bytes:
+        """The answer as UTF-8 JSON (CONTRACT §1)."""
+        if self.pool is None:
+            return answer_json(self.ask(question, history))
+        return self.pool.ask_json(question, history)
 
     def __getattr__(self, name: str):
         return getattr(self.local, name)
+
+
+def answer_json(answer: Answer) -> bytes:
+    """CONTRACT §1 as compact UTF-8 JSON (not ASCII-escaped)."""
+    return json.dumps(answer.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 # -- the worker process ------------------------------------------------------------
@@ -243,9 +265,10 @@ def serve() -> int:
     assistant.ask("养老床位要达到多少？")  # the first answer loads what loads lazily
     _write(replies, ("ready", os.getpid()))
     while (message := _read(requests)) is not None:
-        question, history = message
+        question, history, as_json = message
         try:
-            reply = ("ok", assistant.ask(question, [Turn(role, content) for role, content in history]))
+            answer = assistant.ask(question, [Turn(role, content) for role, content in history])
+            reply = ("ok", answer_json(answer) if as_json else answer)
         except BadQuestion as error:
             reply = ("bad", str(error))
         except Exception as error:  # logged here with its traceback; the server gets one line
