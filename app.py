@@ -36,7 +36,7 @@ from assistant.commitments_tab import build_commitments_tab  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.engine import PlanAssistant  # noqa: E402
 from assistant.faults import EXIT_MODEL_UNAVAILABLE, CannotListen, CannotWrite, Fault  # noqa: E402
-from assistant.feedback import FeedbackStore  # noqa: E402
+from assistant.feedback import FeedbackStore, open_store, store_target  # noqa: E402
 from assistant.web_guard import (Guard, LineLimit, QueueGuard, ServerLimits, TempFolder,  # noqa: E402
                                  expire_idle_sessions, exposure_warning, host_allow_list, wait_until_stopped)
 from assistant.workers import EnginePool, PooledAssistant, default_workers  # noqa: E402
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     try:
         read_plan(settings.plan_path)  # a plan fault is one line before the slow loads (exit 4)
-        store = open_feedback(settings.feedback_db)
+        store = open_feedback(store_target(settings))  # ASSISTANT_FEEDBACK_URL, else the SQLite file
         assistant = PlanAssistant.load(settings)
     except ModelUnavailable as error:
         print(f"error: {error}", file=sys.stderr)
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         QueueGuard(demo, per_client, api_fns={i for i, fn in demo.fns.items() if fn.api_name == "ask"})
         log.info("queue: %d answered at once, %s, at most %d per client address", concurrency,
                  f"at most {queue_size} waiting" if queue_size else "no limit on waiting", per_client)
-        log.info("feedback is saved to %s", settings.feedback_db)
+        log.info("feedback is saved to %s", store)
         guard = Middleware(Guard, allowed_hosts=allowed_hosts, max_body_bytes=limits.max_body_bytes,
                            max_in_flight=limits.max_in_flight)
         try:
@@ -186,12 +186,16 @@ def use_temp_folder(folder: Path) -> None:
             module.DEFAULT_TEMP_DIR = str(folder)
 
 
-def open_feedback(path: Path) -> FeedbackStore:
-    """The feedback database, or CannotWrite in one line (exit 5) when it cannot be created."""
+def open_feedback(target: str) -> FeedbackStore:
+    """The feedback database (a SQLite path or a postgresql:// URL), or CannotWrite in one line
+    (exit 5) when it cannot be created or reached."""
     try:
-        return FeedbackStore(path)
+        return open_store(target)
     except (OSError, sqlite3.Error) as error:
-        raise CannotWrite(f"cannot write the feedback database {path}: {error}") from None
+        raise CannotWrite(f"cannot write the feedback database {target}: {error}") from None
+    except Exception as error:  # noqa: BLE001 — a PostgreSQL server that refuses, a bad URL: one line
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CannotWrite(f"cannot open the feedback database: {reason}") from None
 
 if __name__ == "__main__":
     sys.exit(main())

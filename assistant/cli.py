@@ -71,8 +71,15 @@ def _parser() -> argparse.ArgumentParser:
 
     feedback = commands.add_parser("feedback", help="votes from the chat page")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
-    export = feedback_commands.add_parser("export", help="write down-voted answers as eval-set candidates (JSONL)")
-    export.add_argument("--db", type=Path, help="feedback database (default: var/feedback.sqlite3)")
+    export = feedback_commands.add_parser(
+        "export", help="down-voted answers as eval-set candidates (JSONL), or every vote as CSV for staff")
+    export.add_argument("--db", help="feedback database: a file path, sqlite:///path or postgresql://… "
+                                     "(default: $ASSISTANT_FEEDBACK_URL, else $ASSISTANT_FEEDBACK_DB, "
+                                     "else var/feedback.sqlite3)")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl",
+                        help="jsonl: eval-set candidates from down-votes (default); csv: every vote, one row "
+                             "each, for a spreadsheet (cells starting with = + - @ are neutralised)")
+    export.add_argument("--vote", choices=["up", "down"], help="csv: only these votes")
     export.add_argument("--out", type=Path, help="output file (default: stdout)")
     export.set_defaults(run=_feedback_export)
     return parser
@@ -87,15 +94,27 @@ def _commitments(args) -> int:
 
 
 def _feedback_export(args) -> int:
-    from assistant.config import Settings
-    from assistant.feedback import FeedbackStore
+    import csv
+    import io
 
-    store = FeedbackStore(args.db or Settings().feedback_db)
-    lines = store.export_candidates()
-    text = "".join(json_line(line) + "\n" for line in lines)
+    from assistant.config import Settings
+    from assistant.feedback import open_store, store_target
+
+    try:
+        store = open_store(args.db or store_target(Settings()))
+    except Exception as error:  # a missing file's folder, a server that refuses: one line
+        raise CliError(f"cannot open the feedback database: {str(error).strip().splitlines()[0]}",
+                       EXIT_UNAVAILABLE) from None
+    if args.format == "csv":
+        text = store.export_csv(args.vote)
+        count, what = sum(1 for _ in csv.reader(io.StringIO(text))) - 1, "votes"
+    else:
+        lines = store.export_candidates()
+        text = "".join(json_line(line) + "\n" for line in lines)
+        count, what = len(lines), "candidates"
     if args.out:
-        args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {len(lines)} candidates to {args.out}", file=sys.stderr)
+        args.out.write_text(text, encoding="utf-8", newline="")
+        print(f"wrote {count} {what} to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

@@ -22,6 +22,9 @@ class Settings:
     threads: int = field(default_factory=lambda: _env_int("ASSISTANT_THREADS", 2))
     top_k: int = field(default_factory=lambda: _env_int("ASSISTANT_TOP_K", 8))
     feedback_db: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_FEEDBACK_DB", ROOT / "var" / "feedback.sqlite3")))
+    # Where votes go when not to feedback_db: postgresql://… for servers behind a load balancer
+    # (or sqlite:///path); see assistant/feedback.py. Empty: the feedback_db file.
+    feedback_url: str = field(default_factory=lambda: os.environ.get("ASSISTANT_FEEDBACK_URL", "").strip(), repr=False)
     max_question_chars: int = field(default_factory=lambda: _env_int("ASSISTANT_MAX_QUESTION_CHARS", 500))
     # Answer generation: "none" (the offline extractive answerer), "openai" (any
     # OpenAI-compatible server) or "ollama"; see assistant/llm.py.

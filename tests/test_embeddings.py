@@ -32,7 +32,7 @@ np.save(sys.argv[1], np.stack([one_by_one, together]))
 @pytest.fixture(scope="module")
 def texts(settings) -> list[str]:
     questions = [json.loads(line)["question"] for line in
-                 (ROOT / "eval" / "golden.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+                 (ROOT / "eval" / "dev.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
     plan = [line.strip() for line in settings.plan_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return questions + plan[::7] + ODD
 
