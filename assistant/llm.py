@@ -9,20 +9,32 @@ it on (assistant/config.py). For one question:
     decide    the verdict (assistant/refusal.py): for a refused question the
               model is never called
     prompt    the numbered passages and the question (prompts/answer_*.md)
-    model     ChatOpenAI or ChatOllama (LangChain), invoked or streamed
-    check     markers, quotes and numbers against the passages (assistant/grounding.py)
+    model     ChatOpenAI or ChatOllama (LangChain), invoked or streamed, temperature 0
+              and a fixed seed
+    check     each sentence's marker, numbers and named things against the passage it
+              cites; failing sentences dropped, quotes that hold the fact (grounding.py)
 
 The model steps are LCEL chains (prompt | model | parser). The engine runs the stages
 (assistant/engine.py); this composer gets what they found and never calls back: `stream`
-yields the model's text as it comes and then the checked Answer, which is what to show. When
-the model fails (timeout, connection, error) or its answer does not pass the check,
-the extractive answer stands in, with `fallback` saying why.
+yields the model's text as it comes and then the checked Answer, which is what to show.
+
+ASSISTANT_LLM_TIMEOUT is one deadline for the model's part of an answer: condensing, the
+wait for a free request slot (at most `concurrency` requests at a time) and the answer,
+streamed or not. Each call runs in a worker thread; when the deadline passes the answer
+comes at once and the worker closes the request, so the server stops generating.
+
+Outcomes, in the answer's `backend` and `fallback`: the model's grounded answer
+(backend "llm"); the model's refusal, honoured and in the question's language (backend
+"llm", answerable false); or, when the model fails (timeout, busy, connection, error) or no
+sentence of its answer passes the check, the extractive answer, with `fallback` saying why.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -35,7 +47,8 @@ from assistant.chunks import Chunk
 from assistant.compose import Found
 from assistant.config import ROOT, Settings
 from assistant.embeddings import ModelUnavailable
-from assistant.grounding import Ungrounded, ground
+from assistant.grounding import Ungrounded, ground, refuses
+from assistant.refusal import REFUSAL_EN, REFUSAL_ZH
 from assistant.text import normalize
 from assistant.types import Answer, Question
 
@@ -48,7 +61,8 @@ MAX_ANSWER_TOKENS = 600  # answers are a few sentences; a runaway generation is 
 HISTORY_TURNS = 6  # the conversation the condense step sees
 HISTORY_CHARS = 300  # per turn: earlier answers can be long
 MAX_STANDALONE_CHARS = 200
-STREAM_DEADLINE = 3  # × the timeout: a stream that still trickles after this is given up
+SEED = 0  # with temperature 0: the same question, the same answer, where the back end supports it
+MAX_REQUESTS = 1  # model requests at a time: a small local server answers one faster than several
 _THINKING = re.compile(r"^\s*<think>.*?(?:</think>|$)", re.S)
 
 class LLMUnavailable(ModelUnavailable):
@@ -77,6 +91,7 @@ def chat_model(settings: Settings) -> BaseChatModel | None:
             timeout=settings.llm_timeout,
             max_retries=0,  # a retry doubles the wait; the extractive answer is the retry
             temperature=0,
+            seed=SEED,
             max_tokens=MAX_ANSWER_TOKENS,
         )
     from langchain_ollama import ChatOllama
@@ -85,6 +100,7 @@ def chat_model(settings: Settings) -> BaseChatModel | None:
         model=settings.llm_model,
         base_url=settings.ollama_host,
         temperature=0,
+        seed=SEED,
         num_predict=MAX_ANSWER_TOKENS,
         client_kwargs={"timeout": settings.llm_timeout},
     )
@@ -99,19 +115,24 @@ class LLMComposer:
     it receives what the engine found and the extractive answer, which stands in whenever
     the model's answer cannot be used; the verdict (refusal.py) is decided before it runs."""
 
-    def __init__(self, model: BaseChatModel, timeout: float = 20.0, passages: int = PASSAGES) -> None:
+    def __init__(self, model: BaseChatModel, timeout: float = 20.0, passages: int = PASSAGES,
+                 concurrency: int = MAX_REQUESTS) -> None:
         self.model = model
         self.timeout = timeout
         self.passages = passages
+        self.concurrency = concurrency
         self.answer_prompt = ChatPromptTemplate.from_messages(
             [("system", load_prompt("answer_system")), ("human", load_prompt("answer_user"))])
         self.condense_prompt = ChatPromptTemplate.from_messages([("human", load_prompt("condense"))])
-        self.answer_chain = self.answer_prompt | model | StrOutputParser()
-        self.condense_chain = self.condense_prompt | model | StrOutputParser()
+        self._slots = threading.BoundedSemaphore(concurrency)
+        # When the model's part of each question began (condense), for stream to go on from.
+        self._begun: dict[int, tuple[Question, float]] = {}
+        self._lock = threading.Lock()
 
     def stream(self, question: Question, found: Found, extractive: Answer, failure: str | None = None,
                streaming: bool = True) -> Iterator[str | Answer]:
         """Text as the model writes it, then the checked Answer (always last, always once)."""
+        deadline = self._deadline(question)
         if failure:  # the model is already known to be unreachable
             yield extractive.answer
             yield self._fallback(extractive, failure)
@@ -120,45 +141,50 @@ class LLMComposer:
         inputs = {"passages": format_passages(passages), "question": prompt_question(question.text, found.reading.text)}
         parts: list[str] = []
         try:
-            if streaming:
-                deadline = time.monotonic() + STREAM_DEADLINE * self.timeout
-                for piece in self.answer_chain.stream(inputs):
-                    parts.append(piece)
+            for piece in self._reply(self.answer_prompt, inputs, deadline, streaming):
+                parts.append(piece)
+                if streaming:
                     yield piece
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("the stream did not finish in time")
-            else:
-                parts.append(self.answer_chain.invoke(inputs))
         except Exception as error:  # whatever the client raises, the extractive answer stands in
             yield self._fallback(extractive, self.describe(error))
             return
+        text = without_thinking("".join(parts))
+        if refuses(text, len(passages)):
+            yield self._refusal(question, extractive)
+            return
         try:
-            grounded = ground(without_thinking("".join(parts)), passages)
+            grounded = ground(text, passages)
         except Ungrounded as error:
             yield self._fallback(extractive, str(error))
             return
+        for dropped in grounded.dropped:
+            log.info("sentence dropped from the LLM answer (%s): %s", dropped.reason, dropped.sentence)
         yield replace(extractive, answer=grounded.text, citations=grounded.citations, backend="llm")
 
     def condense(self, question: Question) -> tuple[str | None, str | None]:
         """The question to retrieve with (None: the rule-based rewrite), and why the model
         cannot be reached (a timeout or connection error, so that the answer step does not
-        wait for it again) or None."""
+        wait for it again) or None. The question's deadline starts here."""
+        deadline = self._begin(question)
         turns = list(question.history)
         if not any(t.role == "user" for t in turns):
             return None, None
         history = "\n".join(f"{'用户' if t.role == 'user' else '助手'}：{normalize(t.content)[:HISTORY_CHARS]}"
                             for t in turns[-HISTORY_TURNS:])
         try:
-            rewritten = self.condense_chain.invoke({"history": history, "question": question.text})
+            rewritten = "".join(self._reply(self.condense_prompt, {"history": history, "question": question.text},
+                                            deadline, streaming=False))
         except Exception as error:
             reason = self.describe(error)
             log.warning("condensing the follow-up failed (%s); using the rule-based rewrite", reason)
-            unreachable = reason.startswith(("timeout", "connection"))
+            unreachable = reason.startswith(("timeout", "busy", "connection"))
             return None, reason if unreachable else None
         return clean_standalone(without_thinking(rewritten)), None
 
     def describe(self, error: BaseException) -> str:
-        """A short reason for Answer.fallback: timeout, connection error or model error."""
+        """A short reason for Answer.fallback: timeout, busy, connection error or model error."""
+        if isinstance(error, Busy):
+            return str(error)
         chain = [error]
         while chain[-1].__cause__ or chain[-1].__context__:
             chain.append(chain[-1].__cause__ or chain[-1].__context__)
@@ -171,10 +197,92 @@ class LLMComposer:
             return f"connection error: the model server cannot be reached ({_first_line(error)})"
         return f"model error: {type(error).__name__}: {_first_line(error)}"
 
+    # -- one deadline per question ----------------------------------------
+
+    def _begin(self, question: Question) -> float:
+        """Start the question's deadline (forgetting those of questions never answered)."""
+        now = time.monotonic()
+        with self._lock:
+            for key, (_, begun) in list(self._begun.items()):
+                if now - begun > self.timeout + 60:
+                    del self._begun[key]
+            self._begun[id(question)] = (question, now)
+        return now + self.timeout
+
+    def _deadline(self, question: Question) -> float:
+        """The deadline condense started for this question, or one that starts now."""
+        with self._lock:
+            held = self._begun.pop(id(question), None)
+        begun = held[1] if held and held[0] is question else time.monotonic()
+        return begun + self.timeout
+
+    def _reply(self, prompt: ChatPromptTemplate, inputs: dict, deadline: float, streaming: bool) -> Iterator[str]:
+        """The model's reply as it comes (one piece when not streaming), given up with a
+        TimeoutError at the deadline. The call runs in a worker thread that holds one of the
+        request slots until it ends; told to stop, it closes the request (the server sees
+        the connection go and stops generating)."""
+        if not self._slots.acquire(timeout=max(deadline - time.monotonic(), 0)):
+            raise Busy(f"busy: {self.concurrency} model request(s) still running at the {self.timeout:g} s deadline")
+        chain = prompt | self._with_timeout(deadline - time.monotonic()) | StrOutputParser()
+        pieces: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def work() -> None:
+            try:
+                if streaming:
+                    stream = chain.stream(inputs)
+                    try:
+                        for piece in stream:
+                            pieces.put(("piece", piece))
+                            if stop.is_set():
+                                break
+                    finally:
+                        stream.close()
+                else:
+                    pieces.put(("piece", chain.invoke(inputs)))
+                pieces.put(("done", None))
+            except BaseException as error:  # handed to the caller, who decides
+                pieces.put(("error", error))
+            finally:
+                self._slots.release()
+
+        threading.Thread(target=work, name="llm-request", daemon=True).start()
+        try:
+            while True:
+                try:
+                    kind, value = pieces.get(timeout=max(deadline - time.monotonic(), 0.001))
+                except queue.Empty:
+                    raise TimeoutError(f"the model's answer did not finish within {self.timeout:g} s") from None
+                if kind == "error":
+                    raise value
+                if kind == "done":
+                    return
+                yield value
+        finally:
+            stop.set()
+
+    def _with_timeout(self, seconds: float):
+        """The model with each HTTP request limited to what is left of the deadline, where
+        the client takes a per-request timeout (the OpenAI client does)."""
+        if type(self.model).__name__ == "ChatOpenAI":
+            return self.model.bind(timeout=max(seconds, 0.001))
+        return self.model
+
+    @staticmethod
+    def _refusal(question: Question, base: Answer) -> Answer:
+        """The model found no answer in the passages: honoured, in the question's language."""
+        log.info("the model refused; its refusal stands")
+        return replace(base, answer=REFUSAL_EN if question.english else REFUSAL_ZH, answerable=False,
+                       citations=[], backend="llm", fallback=None)
+
     @staticmethod
     def _fallback(base: Answer, reason: str) -> Answer:
         log.warning("LLM answer replaced by the extractive one: %s", reason)
         return replace(base, fallback=reason)
+
+
+class Busy(RuntimeError):
+    """Every request slot stayed taken until the deadline."""
 
 
 def format_passages(passages: list[Chunk]) -> str:

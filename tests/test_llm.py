@@ -26,9 +26,10 @@ from assistant.compose import quote_is_verbatim
 from assistant.types import Answer
 from assistant.config import Settings
 from assistant.types import Turn
-from assistant.grounding import Ungrounded, ground, numbers_in
+from assistant.grounding import Ungrounded, ground, named_things, numbers_in, quantities
 from assistant.llm import LLMComposer, LLMUnavailable, chat_model, load_prompt
-from assistant.text import normalize
+from assistant.refusal import REFUSAL_EN, REFUSAL_ZH
+from assistant.text import normalize, squash
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "2025年高新技术企业要达到多少家？"
@@ -130,10 +131,11 @@ def test_answer_citing_nothing_falls_back(assistant):
     assert answer.backend == "extractive" and "cites no passage" in answer.fallback
 
 
-def test_model_saying_the_plan_is_silent_does_not_override_retrieval(assistant):
+def test_model_refusal_is_honoured_not_replaced_by_the_extractive_answer(assistant):
     model, _ = fake("《纲要》中没有提到这方面的内容。")
     answer = using(assistant, model).ask(QUESTION)
-    assert answer.answerable and answer.backend == "extractive" and "no support" in answer.fallback
+    assert not answer.answerable and answer.backend == "llm" and answer.fallback is None
+    assert answer.answer == REFUSAL_ZH and answer.citations == [] and "600" not in answer.answer
 
 
 @pytest.mark.parametrize("question,rate", [("现在公积金贷款利率是多少？", "利率"), ("家庭医生签约率的目标是多少？", "签约率")])
@@ -216,6 +218,152 @@ def test_full_width_and_bracket_markers_are_recognised(assistant):
     assert grounded.text == "高新技术企业数2025年达到６００家。[1][1]" and grounded.passages == [n]
     with pytest.raises(Ungrounded):
         ground("2025年达到600家。[0][7]", passages)
+
+
+
+# -- grounding beyond numbers: every sentence, its marker, its numbers and names ----
+
+BEDS = "养老床位要新增多少？"
+
+
+def beds(assistant) -> int:
+    return passage_number(assistant, BEDS, "优化养老机构布局")
+
+
+def test_sentence_naming_a_person_no_passage_names_is_dropped(assistant):
+    n = passage_number(assistant, QUESTION, "指标6")
+    model, _ = fake(f"高新技术企业数2025年达到600家。[{n}]这项工作由区长陈华负责。[{n}]")
+    answer = using(assistant, model).ask(QUESTION)
+    assert answer.backend == "llm" and answer.answer == "高新技术企业数2025年达到600家。[1]"
+    assert "陈华" not in answer.answer and len(answer.citations) == 1
+
+
+def test_answer_whose_only_claim_is_an_invented_name_falls_back(assistant):
+    model, _ = fake("长宁区区长是陈华。[1]")  # the replayed failure: a name cited to the preamble
+    answer = using(assistant, model).ask(QUESTION)
+    assert answer.backend == "extractive" and "陈华" in answer.fallback and "陈华" not in answer.answer
+
+
+@pytest.mark.parametrize("claim,named", [("静安区高新技术企业数2025年达到600家。", "静安区"),
+                                         ("推进“一江一河”建设，高新技术企业数2025年达到600家。", "一江一河"),
+                                         ("长风公园周边高新技术企业数2025年达到600家。", "长风公园")])
+def test_place_quoted_term_or_named_body_must_be_in_the_cited_passage(assistant, claim, named):
+    n = passage_number(assistant, QUESTION, "指标6")
+    model, _ = fake(f"{claim}[{n}]")
+    answer = using(assistant, model).ask(QUESTION)
+    assert answer.backend == "extractive" and named in answer.fallback
+
+
+def test_sentence_without_a_marker_is_dropped(assistant):
+    n = passage_number(assistant, QUESTION, "指标6")
+    model, _ = fake(f"高新技术企业数2025年达到600家。[{n}]这将带动全区经济高质量发展。")
+    answer = using(assistant, model).ask(QUESTION)
+    assert answer.backend == "llm" and answer.answer == "高新技术企业数2025年达到600家。[1]"
+
+
+def test_number_must_be_in_the_passage_its_own_sentence_cites(assistant):
+    n, m = beds(assistant), passage_number(assistant, BEDS, "指标19")
+    model, _ = fake(f"养老床位数比重2025年达到3%以上。[{m}]新增养老床位850张。[{m}]")
+    answer = using(assistant, model).ask(BEDS)
+    assert answer.backend == "llm" and "850" not in answer.answer  # 850 is passage n's, not m's
+    model, _ = fake(f"养老床位数比重2025年达到3%以上。[{m}]新增养老床位850张。[{n}]")
+    assert "850张。[2]" in using(assistant, model).ask(BEDS).answer
+
+
+@pytest.mark.parametrize("reply,reason", [("[1][2]", "markers only"), ("[1]。[2]", "markers only"),
+                                          ("根据《纲要》。[1]", "markers only"), ("", "empty"), ("   ", "empty")])
+def test_answer_without_a_substantive_sentence_is_rejected(assistant, reply, reason):
+    model, _ = fake(reply)
+    answer = using(assistant, model).ask(QUESTION)
+    assert answer.backend == "extractive" and reason in answer.fallback and "600" in answer.answer
+
+
+def test_copy_of_the_passages_is_rejected(assistant):
+    from assistant.llm import format_passages
+
+    passages = [h.chunk for h in hits(assistant, BEDS)[:5]]
+    model, _ = fake(format_passages(passages))
+    answer = using(assistant, model).ask(BEDS)
+    assert answer.backend == "extractive" and "copies the passages" in answer.fallback
+    pasted = "".join(f"{c.text}[{k}]" for k, c in enumerate(passages[:3], 1))
+    model, _ = fake(pasted)
+    assert "copies the passages" in using(assistant, model).ask(BEDS).fallback
+
+
+def test_chinese_numerals_are_compared_as_numbers(assistant):
+    passages = [h.chunk for h in hits(assistant, QUESTION)[:5]]
+    n = next(i for i, c in enumerate(passages, 1) if c.indicator == 6)
+    assert ground(f"高新技术企业数二〇二五年达到六百家。[{n}]", passages).citations[0].indicator == 6
+    with pytest.raises(Ungrounded, match="700"):
+        ground(f"高新技术企业数2025年达到七百家。[{n}]", passages)
+    with pytest.raises(Ungrounded, match="600万"):
+        ground(f"高新技术企业数2025年达到600万家。[{n}]", passages)
+    assert quantities("到二〇三五年，共二十二项指标，“十四五”时期，统一部署") == {"2035", "22"}
+    assert quantities("达到６００家，总投资1.5万亿元") == {"600", "1.5", "1.5万"}
+
+
+def test_named_things_are_found_by_kind_not_by_a_word_list():
+    assert named_things("长宁区区长是陈华。") == ["陈华"]
+    assert named_things("推进“一江一河”建设，长风公园改造。") == ["一江一河", "长风公园"]
+    assert named_things("Jing'an District will reach 1,000 firms.") == ["静安区"]
+    assert named_things("根据《纲要》，“十四五”时期长宁区要提升公共服务水平。") == []  # the plan, its period, home
+
+
+def test_unmarked_sentence_saying_what_the_plan_lacks_is_kept_beside_a_grounded_one(assistant):
+    n = passage_number(assistant, QUESTION, "指标6")
+    model, _ = fake(f"高新技术企业数2025年达到600家。[{n}]《纲要》没有提到其他区的数据。")
+    answer = using(assistant, model).ask(QUESTION)
+    assert answer.backend == "llm" and answer.answer == "高新技术企业数2025年达到600家。[1]《纲要》没有提到其他区的数据。"
+
+
+# -- quotes that hold the fact ---------------------------------------------------
+
+
+def test_quote_is_the_sentence_that_holds_the_fact(assistant, plan_text):
+    history = [Turn("user", BEDS), Turn("assistant", "……")]
+    question = "护理型床位比重是多少？"
+    n = passage_number(assistant, question, "优化养老机构布局", history)
+    model, _ = fake(f"护理型床位比重是60%。[{n}]")  # the replayed failure: quoted with the 850 sentence
+    answer = using(assistant, model).ask(question, history)
+    assert answer.backend == "llm"
+    quote = answer.citations[0].quote
+    assert "60%" in squash(quote) and "850" not in quote and quote_is_verbatim(quote, plan_text)
+
+
+def test_two_facts_of_one_passage_get_a_quote_each(assistant, plan_text):
+    n = beds(assistant)
+    model, _ = fake(f"新增养老床位850张。[{n}]护理型养老床位比重达到60%。[{n}]")
+    answer = using(assistant, model).ask(BEDS)
+    assert answer.answer == "新增养老床位850张。[1]护理型养老床位比重达到60%。[2]"
+    first, second = (c.quote for c in answer.citations)
+    assert "850" in first and "60" not in first and "60%" in squash(second) and "850" not in second
+    assert {c.label for c in answer.citations} == {hits(assistant, BEDS)[n - 1].chunk.label}
+
+
+def test_fact_spread_over_two_sentences_is_quoted_as_their_span(assistant, plan_text):
+    n = beds(assistant)
+    model, _ = fake(f"新增养老床位850张，护理型养老床位比重达到60%。[{n}]")
+    quote = using(assistant, model).ask(BEDS).citations[0].quote
+    assert "850" in quote and "60%" in squash(quote) and quote_is_verbatim(quote, plan_text)
+
+
+# -- refusals ----------------------------------------------------------------------
+
+ENGLISH = "How many high-tech enterprises will Changning have by 2025?"
+
+
+@pytest.mark.parametrize("reply", ["《纲要》中没有提到这方面的内容。", "The passages do not mention this."])
+def test_model_refusal_of_an_english_question_is_in_english(assistant, reply):
+    model, _ = fake(reply)
+    answer = using(assistant, model).ask(ENGLISH)
+    assert not answer.answerable and answer.backend == "llm" and answer.answer == REFUSAL_EN
+    assert answer.language == "en" and answer.citations == []
+
+
+def test_verdict_refusal_of_an_english_question_is_in_english(assistant):
+    model, calls = fake("The Outline says 1000. [1]")
+    answer = using(assistant, model).ask("What will Jing'an District's GDP be in 2025?")
+    assert not answer.answerable and answer.answer.startswith("The Outline") and calls.prompts == []
 
 
 # -- configuration --------------------------------------------------------------
