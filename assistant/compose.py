@@ -116,7 +116,8 @@ class ExtractiveComposer:
         if best.hit.chunk.kind == "indicator":
             return self._rows([r for r in self.table.rows if r.number == best.hit.chunk.indicator], reading, english)
         if reading.locate:
-            return self._locate(best, english)
+            # Where: the best passage retrieval found, quoted by its best sentence.
+            return self._locate(next((s for s in ranked if s.hit.position == hits[0].position), best), english)
         if reading.listing and top.kind == "paragraph" and len(top.text) <= WHOLE_PARAGRAPH_CHARS:
             return self._quote([Scored(hits[0], top.text, best.score, best.coverage)], english)
         picked = self._pick(ranked, MAX_SENTENCES + reading.listing)

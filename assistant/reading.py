@@ -26,7 +26,7 @@ _LISTING = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[�
 _LOCATE = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|哪个部分|第几章|第几节|什么地方|哪里(?:讲|提|写|说)(?:到了?|过)?"
                      r"|在哪[里儿]?[讲写说提]|写在哪|讲在哪|在规划哪|在纲要哪|放在哪"
                      r"|where (?:does|is|in|are)|which (?:chapter|section|part)", re.I)
-_DEFINE = re.compile(r"什么是|是什么意思|什么意思|指什么|指的是|是指|含义|解释|是什么|what (?:is|are|does)|mean", re.I)
+_DEFINE = re.compile(r"什么是|是什么意思|什么意思|指什么|指的是|是指|含义|解释|定义|是什么|what (?:is|are|does)|mean|defin", re.I)
 _FUTURE = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|目标|力争|打算|will|should|by 20\d\d|target|plan to|aim", re.I)
 _PAST = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完达]了|了多少|目前|现在|did|was|were|have been|so far|13th", re.I)
 _PERSON = re.compile(r"是谁|谁是|谁来|叫什么名字|姓什么|哪位|who (?:is|are|was|will)|who's|whose name", re.I)
@@ -41,7 +41,7 @@ _ASKED = {
     "length": re.compile(r"(?:多少|几)(?:公里|千米|米)|多长"),
     "people": re.compile(r"(?:多少|几)(?:万)?(?:人次|人)"),
     "share": re.compile(r"百分之几|比例|比重|占比|多少%|percent|share", re.I),
-    "count": re.compile(rf"(?:多少|几)[{_COUNTERS}]"),
+    "count": re.compile(rf"(?:多少|几)[{_COUNTERS}]|how many", re.I),
     "duration": re.compile(r"多久|多长时间|几个?(?:小时|分钟|天|月)|how long", re.I),
     "date": re.compile(r"什么时候|何时|哪一?年|\bwhen\b", re.I),
 }
@@ -51,7 +51,7 @@ _STATED = {
     "length": re.compile(rf"{_NUMBER}(?:公里|米)"),
     "people": re.compile(rf"{_NUMBER}(?:人次|人)|市下达"),
     "share": re.compile(r"\d\s*%|百分|市下达|全覆盖|为零"),
-    "count": re.compile(rf"{_NUMBER}[{_COUNTERS}]|市下达"),
+    "count": re.compile(rf"{_NUMBER}(?:[{_COUNTERS}]|人次|人)|市下达"),
     "duration": re.compile(rf"{_NUMBER}(?:分钟|小时|天|周|个月|年)"),
     "date": re.compile(r"20\d\d\s*年|年底|年内|十四五|期间|期末"),
 }
@@ -68,7 +68,7 @@ _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八�
 _FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|讲的|说的"
                     r"|the plan|the outline|in the plan|mentioned|discussed|explained", re.I)
 # A question for the parts of something, not for the items of a list.
-PARTS = re.compile(r"方面|部分|几块|板块|几点|几条原则|aspects|parts|areas", re.I)
+PARTS = re.compile(r"(?:哪|几)[些几个]?(?:个)?(?:方面|部分|块|板块|点|条原则)|which (?:aspects|parts|areas)|what (?:aspects|parts|areas)", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
 
@@ -203,11 +203,13 @@ def _rows(q: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(rows))
 
 
-def _names(q: str) -> tuple[str, ...]:
-    """Proper names of places and bodies the question mentions: a noun followed by (or
-    ending in) a suffix such as 公园, 医院, 街道 ("长风公园", "同仁医院"), not a
-    modifier ("新开幼儿园", "社区医院" are named by a verb and a common noun — the verdict
-    also lets through a name whose own part the plan writes)."""
+def _names(q: str) -> tuple[tuple[str, str], ...]:
+    """Names of places and bodies the question mentions, as (name, its common part):
+    a word followed by (or ending in) a suffix such as 公园, 医院, 街道. After a proper
+    noun ("长宁区中心医院", "周家桥街道") or kept whole by jieba ("同仁医院") the name is
+    proper and its common part is ""; after a common noun ("社区医院") the plan writing
+    that noun (社区) is enough — the verdict judges. Verbs and adjectives do not name
+    ("新开幼儿园")."""
     import jieba.posseg
 
     tokens = [(w, flag) for w, flag in jieba.posseg.lcut(q) if w.strip()]
@@ -216,18 +218,12 @@ def _names(q: str) -> tuple[str, ...]:
         suffix = next((s for s in name_suffixes() if token.endswith(s)), None)
         if suffix is None:
             continue
-        if len(token) > len(suffix) + 1 and flag in _PROPER:
-            names.append(token)  # "同仁医院", "招商银行": jieba keeps the name whole
-        elif i > 0 and tokens[i - 1][1] in _NOUNS and len(tokens[i - 1][0]) >= 2 \
-                and re.fullmatch(r"[\u4e00-\u9fff]+", tokens[i - 1][0]):
-            names.append(tokens[i - 1][0] + token)
+        word, kind = tokens[i - 1] if i > 0 else ("", "")
+        if kind in _NOUNS and len(word) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", word):
+            names.append((word + token, "" if kind in _PROPER else word))
+        elif len(token) > len(suffix) + 1 and flag in _PROPER:
+            names.append((token, ""))  # "同仁医院", "招商银行": jieba keeps the name whole
     return tuple(dict.fromkeys(names))
-
-
-def distinctive_part(name: str) -> str:
-    """The name without its suffix: "长风公园" → "长风"."""
-    suffix = next((s for s in name_suffixes() if name.endswith(s)), "")
-    return name[:len(name) - len(suffix)] or name
 
 
 def split_parts(q: str) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from assistant.passages import Passages, Scored, is_achievement
-from assistant.reading import distinctive_part, gazetteer, mentions, states_quantity
+from assistant.reading import gazetteer, mentions, states_quantity
 from assistant.text import arabic_years, squash
 from assistant.types import Hit, Query, Reading, Verdict
 
@@ -120,8 +120,8 @@ def _unmet_anywhere(reading: Reading, passages: Passages) -> tuple[str, str] | N
     """What no passage of the plan has: people by name, places and bodies it never names."""
     if reading.asks_person:
         return "person", ""
-    for name in reading.names:
-        if not passages.writes(name) and not passages.writes(distinctive_part(name)):
+    for name, common in reading.names:
+        if not passages.writes(name) and not (common and passages.writes(common)):
             return "name", name
     return None
 

@@ -81,7 +81,7 @@ class Reading:
     rows: tuple[int, ...] = ()  # main-indicator rows it addresses by number ("第12项指标")
     outline_refs: tuple[tuple[int, int | None], ...] = ()  # chapters/sections it points at ("第九章")
     table: bool = False  # asks over the main-indicator table as a table
-    names: tuple[str, ...] = ()  # proper names it mentions (people, parks, hospitals, firms)
+    names: tuple[tuple[str, str], ...] = ()  # names of places and bodies it mentions, with their common part
     asks_person: bool = False  # asks who someone is ("区长是谁")
     parts: tuple[str, ...] = ()  # the separate things a multi-part question asks for
     subject: str = ""  # what it is about, without the words that ask where or point at the plan
