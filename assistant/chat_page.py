@@ -1,9 +1,14 @@
 """The citizen chat tab: ask in Chinese or English, get cited answers, follow up, vote.
 
-The page keeps the conversation (raw questions and Answer objects) in a per-browser
-gr.State and shows it through a Chatbot in messages format whose content is HTML
-from assistant.chat_format, with Markdown off: user text never becomes markup.
-The answer function is also a named API endpoint, `ask`, for gradio_client.
+The page keeps the conversation in a per-browser gr.State and shows it through a
+Chatbot in messages format whose content is HTML from assistant.chat_format, with
+Markdown off: user text never becomes markup. The answer function is also a named
+API endpoint, `ask`, for gradio_client.
+
+What a session keeps is bounded, since anyone can call the handlers with anything: the
+last MAX_EXCHANGES exchanges (what a follow-up can lean on), each question cut at the
+question limit, and nothing once the session has been idle for SESSION_IDLE_SECONDS.
+Event data (votes, example clicks) is read defensively: a malformed event is ignored.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ EXAMPLES = [  # what citizens ask about; each one answered from the plan
 TOO_LONG = "问题有点长（{length}字）。请把问题控制在{limit}字以内，再发一次。"
 NOT_UNDERSTOOD = "没能读懂这个问题，请换个说法再试一次。"
 SORRY = "抱歉，系统暂时出了点问题，请稍后再试。"
+# The exchanges a conversation keeps: a follow-up leans on the last 20 turns (the engine's
+# HISTORY_TURNS), i.e. 10 questions and answers. The page shows these 10.
+MAX_EXCHANGES = 10
+# A conversation idle this long is forgotten (gr.State time_to_live; app.py also drops the
+# whole idle session).
+SESSION_IDLE_SECONDS = 3600
 VOTE_PROMPT = {
     # No emoji: they show as boxes where no emoji font is installed (the thumbs are Gradio icons).
     "up": "**已记录：这个回答有用。** 谢谢！愿意的话，可以说说哪里有用（选填）。",
@@ -92,16 +103,25 @@ document.addEventListener("toggle", (event) => {
 class Exchange:
     """One question and what the page showed for it."""
 
-    question: str
+    question: str  # as asked, cut at the question limit (a longer one is never answered)
     answer: Answer | None = None
     html: str = ""  # the assistant message as shown; empty while pending
+    number: int = 0  # its turn in the whole conversation, counting exchanges no longer kept
 
 
 @dataclass
 class Conversation:
     # The id is set at the first question: gr.State copies this object for every visitor.
     id: str = ""
-    exchanges: list[Exchange] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)  # the last MAX_EXCHANGES
+    asked: int = 0  # exchanges so far, kept or not
+
+    def add(self, exchange: Exchange) -> Exchange:
+        exchange.number = self.asked
+        self.asked += 1
+        self.exchanges.append(exchange)
+        del self.exchanges[:-MAX_EXCHANGES]
+        return exchange
 
     def history(self, before: int | None = None) -> list[Turn]:
         """The answered turns before exchange `before` (all by default), for follow-ups."""
@@ -141,14 +161,17 @@ class ChatPage:
         return out
 
     def respond(self, question: str, conversation: Conversation):
-        """Show the question at once, then the answer (a generator: two updates)."""
+        """Show the question at once, then the answer (a generator: two updates). The input
+        box is emptied on every path: Gradio keeps its last value in the session."""
+        if not isinstance(conversation, Conversation):
+            conversation = Conversation()
         if not isinstance(question, str) or not question.strip():
-            yield gr.update(), gr.update(), conversation, gr.update()
+            yield "", gr.update(), conversation, gr.update()
             return
         conversation.id = conversation.id or uuid.uuid4().hex
         history = conversation.history()
-        exchange = Exchange(question)
-        conversation.exchanges.append(exchange)
+        limit = self.settings.max_question_chars
+        exchange = conversation.add(Exchange(question[:limit + 1]))
         yield "", self.messages(conversation), conversation, gr.update(visible=False)
         if self.assistant.llm is None:
             exchange.answer, exchange.html = self._answer(question, history)
@@ -197,26 +220,33 @@ class ChatPage:
             log.exception("formatting the answer to %r failed", question[:200])
             return None, format_notice(SORRY)
 
-    def respond_to_example(self, conversation: Conversation, event: gr.SelectData):
-        text = event.value.get("text", "") if isinstance(event.value, dict) else str(event.value or "")
-        yield from self.respond(text, conversation)
+    def respond_to_example(self, conversation: Conversation, event: gr.EventData):
+        value = event_field(event, "value")
+        text = value.get("text", "") if isinstance(value, dict) else value
+        yield from self.respond(text if isinstance(text, str) else "", conversation)
 
     def clear(self):
         return Conversation(), [], gr.update(visible=False), None
 
     # -- feedback -----------------------------------------------------------
 
-    def vote(self, conversation: Conversation, event: gr.LikeData):
-        """Save a 👍/👎 at once; then offer the optional comment box."""
-        index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
-        turn = int(index) // 2
-        if not 0 <= turn < len(conversation.exchanges) or conversation.exchanges[turn].answer is None:
-            return None, gr.update(visible=False), gr.update()
-        exchange = conversation.exchanges[turn]
-        vote = {True: "up", False: "down"}.get(event.liked)  # "" or None: the vote was withdrawn
-        history = [{"role": t.role, "content": t.content} for t in conversation.history(turn)]
+    def vote(self, conversation: Conversation, event: gr.EventData):
+        """Save a 👍/👎 at once; then offer the optional comment box. The event is what
+        gr.LikeData carries (index, liked), read without trusting it."""
+        index = event_field(event, "index")
+        index = index[0] if isinstance(index, (list, tuple)) and index else index
+        liked = event_field(event, "liked")
+        nothing = None, gr.update(visible=False), gr.update()
+        if not isinstance(conversation, Conversation) or isinstance(index, bool) or not isinstance(index, int):
+            return nothing
+        position = index // 2
+        if not 0 <= position < len(conversation.exchanges) or conversation.exchanges[position].answer is None:
+            return nothing
+        exchange = conversation.exchanges[position]
+        vote = {True: "up", False: "down"}.get(liked) if isinstance(liked, bool) else None  # else withdrawn
+        history = [{"role": t.role, "content": t.content} for t in conversation.history(position)]
         try:
-            item_id = self.store.vote(conversation.id, turn, exchange.question, history,
+            item_id = self.store.vote(conversation.id, exchange.number, exchange.question, history,
                                       exchange.answer.to_dict(), vote)
         except Exception:
             log.exception("saving a vote failed")
@@ -227,7 +257,7 @@ class ChatPage:
         return item_id, gr.update(visible=True), gr.update(value=VOTE_PROMPT[vote])
 
     def save_comment(self, text: str, item_id: int | None):
-        if item_id is not None and isinstance(text, str) and text.strip():
+        if isinstance(item_id, int) and isinstance(text, str) and text.strip():
             try:
                 self.store.comment(item_id, text)
                 gr.Info("已收到您的意见，谢谢！", duration=4, title="提示")
@@ -264,7 +294,7 @@ class ChatPage:
             f'<div id="pa-header"><h1>{TITLE}</h1>'
             f'<p>根据《{escape(plan_title(self.passages))}》原文回答您的问题，每个回答都注明出处，点开可看原文。</p></div>'
         )
-        conversation = gr.State(Conversation())
+        conversation = gr.State(Conversation(), time_to_live=SESSION_IDLE_SECONDS)
         feedback_id = gr.State(None)
         chatbot = gr.Chatbot(
             elem_id="pa-chat",
@@ -312,6 +342,17 @@ class ChatPage:
         gr.api(self.api_ask, api_name="ask")
 
 
+def event_field(event, name: str):
+    """A field of an event's data (gr.EventData keeps it in `_data`), or None."""
+    data = getattr(event, "_data", None)
+    if isinstance(data, dict):
+        return data.get(name)
+    try:
+        return getattr(event, name, None)
+    except Exception:  # noqa: BLE001 — EventData.__getattr__ on data that is not a dict
+        return None
+
+
 def parse_history(history) -> list[Turn]:
     """[{"role": "user"|"assistant", "content": str}] (or its JSON text) as Turns; gr.Error if malformed."""
     if history is None or history == "":
@@ -319,7 +360,7 @@ def parse_history(history) -> list[Turn]:
     if isinstance(history, str):
         try:
             history = json.loads(history)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: nested thousands deep
             raise gr.Error("history must be a JSON list of {role, content} / 对话历史格式不对",
                            print_exception=False) from None
     if not isinstance(history, list) or not all(

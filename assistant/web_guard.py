@@ -8,7 +8,8 @@ Gradio serves much more than the page needs. What is kept, and how it is bounded
   server functions, media streams, profiling, run history, the proxy; a request body
   over `max_body_bytes` is refused (413) before it is read; more than
   `max_in_flight` requests at once are refused (503, Retry-After), long-lived event
-  streams excepted. Each refusal is one log line, without the body.
+  streams excepted (and the JSON API under /api/, which has limits of its own). Each
+  refusal is one log line, without the body.
 - `QueueGuard`, around Gradio's queue: a request with too few input values is refused
   with one line instead of a traceback that quotes the whole request; one client
   address may have at most `per_client` requests waiting or running; and the waiting
@@ -30,6 +31,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -49,6 +51,12 @@ MAX_IN_FLIGHT = 64
 # (about 70 KB with a filtered ledger table, more with a long conversation).
 MAX_SESSIONS = 1000
 SESSION_IDLE_SECONDS = 3600
+# A session without a conversation (API calls, the ledger tab) keeps nothing a later call
+# needs, only Gradio's copy of the last input values: it goes after this much idle time.
+STATELESS_IDLE_SECONDS = 300
+# Input to the page's own handlers (a question, a search, a comment), in characters of
+# JSON: generous, so that a pasted text still gets the page's "too long" message.
+MAX_PAGE_INPUT = 20_000
 MAX_LOG_LINE = 2000  # characters
 
 # Routes of Gradio 6 that this page never calls (path prefixes; all methods).
@@ -64,6 +72,8 @@ CLOSED_PREFIXES = (
 )
 # Long-lived responses that a page or client keeps open: not counted as in flight.
 STREAMS = re.compile(r"^/gradio_api/(queue/data|heartbeat/|call/(v2/)?[^/]+/[^/]+$)")
+# The JSON API (assistant/api.py) bounds its own bodies and load, with its own replies.
+OWN_LIMITS = ("/api/",)
 
 
 @dataclass(frozen=True)
@@ -155,12 +165,13 @@ class Guard:
         headers = dict(scope.get("headers") or [])
         host = headers.get(b"host", b"").decode("latin-1")
         if self.allowed_hosts is not None and _host_name(host) not in self.allowed_hosts:
-            await self._refuse(scope, send, 400, f"host {host[:80]!r} is not served here", "host not allowed")
+            await self._refuse(scope, send, 400, "this host name is not served here",
+                               f"host {host[:60]!r} not allowed")
             return
         if path.startswith(CLOSED_PREFIXES):
             await self._refuse(scope, send, 404, "not found", "closed route")
             return
-        if scope["type"] != "http" or STREAMS.match(path):
+        if scope["type"] != "http" or STREAMS.match(path) or path.startswith(OWN_LIMITS):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
@@ -235,12 +246,19 @@ def _replay(body: bytes, receive):
 
 class QueueGuard:
     """Wraps a launched-to-be Blocks' queue (after `demo.queue()`): input checks, a limit per
-    client address, round-robin order across addresses (see the module docstring)."""
+    client address, round-robin order across addresses (see the module docstring).
 
-    def __init__(self, blocks, per_client: int) -> None:
+    Gradio keeps each request's input values in its session until the session goes, so the
+    page's own handlers take at most `max_page_input` characters of input; only the API
+    functions in `api_fns` take up to the body limit (a long conversation history)."""
+
+    def __init__(self, blocks, per_client: int, api_fns: set[int] = frozenset(),
+                 max_page_input: int = MAX_PAGE_INPUT) -> None:
         self.blocks = blocks
         self.queue = blocks._queue
         self.per_client = max(1, per_client)
+        self.api_fns = set(api_fns)
+        self.max_page_input = max_page_input
         self._push = self.queue.push
         self.queue.push = self.push
 
@@ -253,6 +271,11 @@ class QueueGuard:
             got = len(body.data) if isinstance(body.data, list) else 0
             return self._refuse(client, f"{fn.api_name or fn.name} takes {len(fn.inputs)} input values, got {got}",
                                 "error")
+        if body.fn_index not in self.api_fns:
+            size = len(json.dumps(body.data, ensure_ascii=False, default=str))
+            if size > self.max_page_input:
+                return self._refuse(client, f"input too long for {fn.name} ({size} characters, at most "
+                                            f"{self.max_page_input})", "error")
         pending = sum(1 for event in self._pending() if _client(event.request, event.session_hash) == client)
         if pending >= self.per_client:
             return self._refuse(client, f"too many requests waiting from this address ({pending}); "
@@ -260,6 +283,8 @@ class QueueGuard:
         result = await self._push(body, request, username)
         if result[0] and fn.concurrency_id in self.queue.event_queue_per_concurrency_id:
             self._round_robin(self.queue.event_queue_per_concurrency_id[fn.concurrency_id].queue)
+            if self.queue.live_updates:  # tell each waiting client its new place in line
+                self.queue.broadcast_estimations(fn.concurrency_id)
         return result
 
     def _pending(self):
@@ -296,9 +321,11 @@ def _client(request, session_hash: str | None) -> str:
 # -- sessions ----------------------------------------------------------------------------------
 
 
-def expire_idle_sessions(blocks, idle_seconds: float, every: float | None = None) -> threading.Thread | None:
-    """Start a daemon thread that drops sessions idle longer than `idle_seconds` (Gradio's
-    StateHolder keeps them until it holds `state_session_capacity`)."""
+def expire_idle_sessions(blocks, idle_seconds: float, stateless_idle_seconds: float = STATELESS_IDLE_SECONDS,
+                         every: float | None = None) -> threading.Thread | None:
+    """Start a daemon thread that drops sessions idle longer than `idle_seconds`, or
+    `stateless_idle_seconds` for those holding no gr.State value (Gradio's StateHolder
+    keeps every session until it holds `state_session_capacity`)."""
     holder = getattr(blocks, "state_holder", None)
     if holder is None or not hasattr(holder, "session_data") or not hasattr(holder, "time_last_used"):
         log.warning("this Gradio keeps sessions differently: idle sessions are not expired")
@@ -306,11 +333,12 @@ def expire_idle_sessions(blocks, idle_seconds: float, every: float | None = None
 
     def sweep() -> None:
         while True:
-            time.sleep(every or max(1.0, min(60.0, idle_seconds / 4)))
+            time.sleep(every or max(1.0, min(60.0, min(idle_seconds, stateless_idle_seconds) / 4)))
             now = time.time()
             with holder.lock:
                 idle = [session for session, used in list(holder.time_last_used.items())
-                        if now - used.timestamp() > idle_seconds]
+                        if now - used.timestamp() > (idle_seconds if _holds_state(holder, session)
+                                                     else stateless_idle_seconds)]
                 for session in idle:
                     holder.session_data.pop(session, None)
                     holder.time_last_used.pop(session, None)
@@ -318,6 +346,10 @@ def expire_idle_sessions(blocks, idle_seconds: float, every: float | None = None
     thread = threading.Thread(target=sweep, name="expire-idle-sessions", daemon=True)
     thread.start()
     return thread
+
+
+def _holds_state(holder, session: str) -> bool:
+    return bool(getattr(holder.session_data.get(session), "state_data", None))
 
 
 # -- the log -----------------------------------------------------------------------------------
@@ -386,3 +418,18 @@ def _remove_orphans(parent: Path) -> None:
         except OSError:
             continue
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- the server's life -------------------------------------------------------------------------
+
+
+def wait_until_stopped(demo) -> None:
+    """Block until SIGTERM, SIGINT or SIGHUP (or the server stops), then close the server,
+    so that the caller's cleanup runs (Python's default SIGTERM exits without any)."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5) and getattr(demo, "is_running", True):
+        pass
+    log.info("stopping the server")
+    demo.close(verbose=False)
