@@ -7,8 +7,6 @@ import json
 from assistant.engine import PlanAssistant
 from assistant.types import BadQuestion, Turn
 
-MAX_HISTORY_TURNS = 20
-
 
 class BatchError(ValueError):
     """A line of the input file cannot be read; the message names the line."""
@@ -24,10 +22,9 @@ def parse_line(number: int, line: str) -> tuple[str, str, list[Turn]]:
     history = item.get("history") or []
     if not isinstance(history, list):
         raise BatchError(f"line {number}: \"history\" must be a list")
-    turns = [
-        Turn(turn["role"], turn["content"]) for turn in history[-MAX_HISTORY_TURNS:]
-        if isinstance(turn, dict) and turn.get("role") in ("user", "assistant") and isinstance(turn.get("content"), str)
-    ]
+    # Which turns a follow-up may lean on is decided once, by the engine (question.py).
+    turns = [Turn(turn["role"], turn["content"]) for turn in history
+             if isinstance(turn, dict) and isinstance(turn.get("role"), str) and isinstance(turn.get("content"), str)]
     return str(item.get("id", number)), item["question"], turns
 
 
