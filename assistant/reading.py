@@ -61,8 +61,9 @@ _QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二�
 # The main-indicator table named as such, and its rows addressed by number.
 _TABLE = re.compile(r"(?:主要)?指标|指标表|indicators?\b|indicator table", re.I)
 _TABLE_ASK = re.compile(r"哪些|哪几|哪[个一]|几项|多少项|有几个|都有|各是|分别|是什么|是哪|目标值|which|what|how many|list", re.I)
-_ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[项个条](?:主要)?(?:指标)?|(?:指标|indicator|row|No\.?)\s*#?\s*(\d{1,2})\b"
-                  r"|(?:最后一项)", re.I)
+_ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[项个条行](?:主要)?(?:指标)?"
+                  r"|(?:指标|序号[为是]?|indicator|row|No\.?)\s*#?\s*(\d{1,2})(?![\d.%])|(\d{1,2})\s*号指标"
+                  r"|(\d{1,2})(?:st|nd|rd|th) (?:main )?indicator|(?:最后一项)", re.I)
 _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八九十]{1,3})\s*章(?:\s*第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节)?")
 # How people point at the plan itself, not at a topic of it: dropped from a locate question's subject.
 _FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|讲的|说的"
@@ -196,7 +197,7 @@ def _rows(q: str) -> tuple[int, ...]:
         if m.group(0) == "最后一项":
             rows.append(22)  # the table has 22 rows (checked against the outline by a test)
             continue
-        number = m.group(1) or m.group(2)
+        number = next(g for g in m.groups() if g)
         value = int(number) if number.isdigit() else cn_to_int(number)
         if value and 1 <= value <= 22:
             rows.append(value)

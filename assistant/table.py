@@ -21,9 +21,10 @@ KINDS = {
     "assigned": (re.compile(r"市下达"), re.compile(r"市下达|约束性|下达|binding|assigned", re.I)),
     "cumulative": (re.compile(r"累计"), re.compile(r"累计|五年(?:一共|总共|合计)|总量|cumulative|in total|over (?:the )?five years", re.I)),
     "annual": (re.compile(r"年均|每年"), re.compile(r"年均|每年|增速|增长率|annual|yearly|per year|growth rate", re.I)),
-    "level": (re.compile(r"20\d\d年达到"), re.compile(r"达到(?:一个)?具体|具体数|(?:2025年?|到期末)要?达到|level|reach", re.I)),
+    "level": (re.compile(r"20\d\d年达到"), re.compile(r"(?<!没有)(?<!不是)(?:达到(?:一个)?具体|具体数)|(?:2025年?|到期末)要?达到|level|reach", re.I)),
     "relative": (re.compile(r"同步|高于"), re.compile(r"同步|挂钩|跟.*一致|相对|in step|in line", re.I)),
-    "qualitative": (re.compile(r"^(?!.*\d)(?!.*市下达)"), re.compile(r"定性|没有具体数|没有数字|不是数字|qualitative", re.I)),
+    # No figure but a year ("2025年基本覆盖全区"), nor an assigned one.
+    "qualitative": (re.compile(r"^(?!.*\d(?!\d*年))(?!.*市下达)"), re.compile(r"定性|没有具体数|没有数字|不是数字|qualitative", re.I)),
 }
 EXPECTED = re.compile(r"预期性|expected|indicative", re.I)
 _UNIT_WORDS = {"%": re.compile(r"%|百分比|百分数|百分率|percent", re.I), "-": re.compile(r"没有单位|无单位|单位.{0,6}[“\"]?-|no unit", re.I)}
@@ -67,8 +68,8 @@ class IndicatorTable:
         topical = self._by_topic(q)
         if topical is not None and (filters or topical):
             filters.append(topical)
-        if not filters:
-            return list(self.rows) if reading.listing and topical is None else []
+        if not filters:  # "主要指标有哪些？", "一共有多少项？": the whole table
+            return list(self.rows) if (reading.listing or self.counts(reading)) and topical is None else []
         return [r for r in self.rows if all(r.number in f for f in filters)]
 
     def _by_unit(self, q: str) -> set[int] | None:

@@ -31,6 +31,13 @@ def test_the_table_has_its_22_rows_with_units_and_targets(table):
     ("22项主要指标里哪些是约束性指标？", [13, 20]),
     ("主要指标里按五年累计算的有哪些？", [5, 7, 8, 18]),
     ("哪些指标的目标是和别的保持“同步”的？", [1, 2]),
+    ("序号为12的指标目标是多少", [12]),
+    ("What is the 12th main indicator?", [12]),
+    ("Which main indicators are measured in percent?", [1, 2, 3, 11, 12, 13, 14, 19, 22]),
+    ("List the binding indicators.", [13, 20]),
+    ("哪些主要指标没有具体数值，是定性的？", [1, 2, 15, 16, 17]),
+    ("和企业有关的主要指标有哪些？", [5, 6, 10]),
+    ("主要指标一共有多少项？", list(range(1, 23))),
 ])
 def test_rows_are_selected_by_any_column(table, question, expected):
     assert rows(table, question) == expected
