@@ -25,7 +25,8 @@ from assistant.types import Answer, Citation, Hit, Query, Question, Reading, Ver
 MAX_SENTENCES = 2  # a list question may take one more
 RUNNER_UP = 0.85  # a further sentence is quoted when it scores at least this share of the best
 WHOLE_PARAGRAPH_CHARS = 400
-CONCENTRATED = 3  # the best hits all in one section: a list question asks for that section's parts
+CONCENTRATED = 3  # most of the best 3 hits in one section: a question for parts asks for that section's
+CANDIDATE_SECTIONS = 5  # sections of the best hits whose title a list question may name
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
@@ -139,22 +140,24 @@ class ExtractiveComposer:
 
     def _parts(self, chunk: Chunk, found: Found) -> list[tuple[Chunk, str, str]]:
         """The parts of what the question names: the section or chapter it points at
-        ("第九章有哪几节？"), or the one the best chunk is in when the question names its title."""
+        ("第九章有哪几节？"); a section among the best hits whose title it names; or the
+        best hit's section when retrieval keeps to it and the question asks for parts
+        ("…从哪几个方面入手？", "有哪些举措？")."""
         for chapter, section in found.reading.outline_refs:
             if parts := self._parts_of(chapter, section):
                 return parts
-        if chunk.kind != "paragraph" or chunk.chapter is None:
-            return []
         names = self.passages.names_section
-        if chunk.section is not None and names((chunk.chapter, chunk.section), found.reading, found.query):
-            if parts := self._parts_of(chunk.chapter, chunk.section):
-                return parts
-        if names((chunk.chapter, None), found.reading, found.query):
+        places = list(dict.fromkeys((h.chunk.chapter, h.chunk.section) for h in found.hits[:CANDIDATE_SECTIONS]
+                                    if h.chunk.kind == "paragraph" and h.chunk.chapter is not None))
+        for chapter, section in places:
+            if section is not None and names((chapter, section), found.reading, found.query):
+                if parts := self._parts_of(chapter, section):
+                    return parts
+        if chunk.kind == "paragraph" and chunk.chapter is not None and names((chunk.chapter, None), found.reading,
+                                                                           found.query):
             return self._parts_of(chunk.chapter, None)
-        # Retrieval keeps to one section and the question asks for the parts of something
-        # ("二〇三五年远景目标描绘了哪几个方面？"): that section's "——" parts.
         same = [h for h in found.hits[:CONCENTRATED] if (h.chunk.chapter, h.chunk.section) == (chunk.chapter, chunk.section)]
-        if chunk.section is not None and len(same) == CONCENTRATED and PARTS.search(found.reading.own_text):
+        if chunk.section is not None and len(same) >= CONCENTRATED - 1 and PARTS.search(found.reading.own_text):
             return self._parts_of(chunk.chapter, chunk.section)
         return []
 

@@ -20,7 +20,7 @@ from assistant.types import Hit, Query, Reading
 CANDIDATE_CHUNKS = 5
 DISTINCTIVE_TERM_CHUNKS = 5
 QUANTITY_PREFERENCE = 0.25  # how much weaker a sentence with a number may be and still come first
-TITLE_COVERAGE = 0.6  # share of a section title's words a question must use to ask for the whole section
+TITLE_COVERAGE = 0.5  # share of a section title's words a question must use to ask for the whole section
 ACHIEVEMENTS = (1, 1)  # 第一章（一）“十三五”主要成就: what was done, not what is planned
 
 

@@ -21,7 +21,8 @@ LEXICON = Path(__file__).with_name("lexicon")
 _NUMERIC = re.compile(r"多少|(?<!哪)几[个家项处所张条座套幢年成倍件]|百分之几|比例|比重|占比|覆盖率|目标值|多高|多大|多长|多快"
                       r"|多久|多长时间|什么时候|何时|哪一?年"
                       r"|how many|how much|how long|how high|how fast|what share|percent|rate\b|\bwhen\b", re.I)
-_LISTING = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六七八九十]|有什么工作|几[节部]分?|几条|几块"
+_LISTING = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六七八九十]|有什么(?:工作|举措|措施|安排)|几[节部]分?|几条|几块"
+                      r"|[做干]什么|做哪些"
                       r"|what are the|which areas|which \w+s\b|list", re.I)
 _LOCATE = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|哪个部分|第几章|第几节|什么地方|哪里(?:讲|提|写|说)(?:到了?|过)?"
                      r"|在哪[里儿]?[讲写说提]|写在哪|讲在哪|在规划哪|在纲要哪|放在哪"
@@ -69,7 +70,8 @@ _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八�
 _FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|讲的|说的"
                     r"|the plan|the outline|in the plan|mentioned|discussed|explained", re.I)
 # A question for the parts of something, not for the items of a list.
-PARTS = re.compile(r"(?:哪|几)[些几个]?(?:个)?(?:方面|部分|块|板块|点|条原则)|which (?:aspects|parts|areas)|what (?:aspects|parts|areas)", re.I)
+PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个条项大]?(?:方面|部分|块|板块|点|层面|原则|目标|举措|措施|内容|工作|任务|重点|功能|改革|事)"
+                   r"|包括(?:哪些|什么)|which (?:aspects|parts|areas|measures)|what (?:aspects|parts|areas|measures)", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
 
@@ -138,8 +140,9 @@ def _says(text: str, word: str) -> bool:
 
 def read(own_text: str, standalone: str | None = None) -> Reading:
     """What the question (rewritten as `standalone` when it is a follow-up) asks and pins down."""
-    q = normalize(arabic_years(standalone or own_text))
-    own = normalize(arabic_years(own_text))
+    # Years stay as written (titles say 二〇三五年); years and periods are read in Arabic digits.
+    q = normalize(standalone or own_text)
+    own = normalize(own_text)
     rows = _rows(own)
     listing = bool(_LISTING.search(q))
     return Reading(
@@ -150,11 +153,11 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         listing=listing,
         locate=bool(_LOCATE.search(q)),
         define=bool(_DEFINE.search(q)),
-        period=_period(own) or _period(q),  # the question's own words first: "2025年的目标呢？"
+        period=_period(arabic_years(own)) or _period(arabic_years(q)),  # its own words first: "2025年的目标呢？"
         measure=next((measure for measure, pattern in _ASKED.items() if pattern.search(q)), None),
         rates=tuple(t for t in lexical_tokens(q) if len(t) >= 2 and t.endswith("率")),
         places=tuple(p for p, (kind, _) in gazetteer().items() if kind != "home" and mentions(own, p)),
-        years=tuple(sorted({int(y) for y in _YEAR.findall(own)})),
+        years=tuple(sorted({int(y) for y in _YEAR.findall(arabic_years(own))})),
         units=_units(own),
         rows=rows,
         outline_refs=_outline_refs(own),
@@ -162,7 +165,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         names=_names(own),
         asks_person=bool(_PERSON.search(own)),
         parts=split_parts(own),
-        subject=_subject(normalize(standalone or own_text)),  # years as written: titles say 二〇三五年
+        subject=_subject(q),
     )
 
 

@@ -142,3 +142,16 @@ def test_a_two_part_question_gets_each_part_quoted_and_cited(assistant, plan_tex
 def test_a_chapter_pointed_at_by_number_lists_its_sections(assistant):
     answer = assistant.ask("第九章有哪几节？")
     assert len(answer.citations) == 8 and all(c.chapter == 9 for c in answer.citations)
+
+
+@pytest.mark.parametrize("question, section", [
+    ("规划提出要坚持哪些原则？", (2, 2)),
+    ("二〇三五年远景目标有哪几条？", (1, 3)),
+    ("教育现代化有哪些举措？", (9, 3)),
+    ("中部虹桥地区要做什么？", (5, 2)),
+    ("城市更新要做好哪几方面工作？", (8, 1)),
+])
+def test_a_question_for_the_parts_of_a_section_lists_them_all(assistant, question, section):
+    answer = assistant.ask(question)
+    assert len(answer.citations) >= 2 and {(c.chapter, c.section) for c in answer.citations} == {section}
+    assert all(c.quote.startswith("——") for c in answer.citations)
