@@ -1,24 +1,31 @@
-"""Load on the chat server: many gradio_client users asking at once through `/ask`.
+"""`make load`: many clients at once against the real chat server, through the JSON API and
+through the chat page's queue.
 
-    python -m bench.load [--clients 20] [--questions 300] [--concurrency 1,2,4,8]
-                         [--queue-size N,...] [--seconds 21] [--rounds 3] [--json PATH]
+    python -m bench.load [--clients 50] [--seconds 45] [--only api|chat] [--workers N]
+                         [--chat-clients 50] [--chat-seconds 45] [--gradio-client] [--json PATH]
 
-One real server (app.py, the repository's index, a throwaway feedback database, a free
-loopback port) per queue setting — every --concurrency × --queue-size pair — all
-started first. Then, round by round, each server in turn gets `--clients` threads,
-each with its own gradio_client Client, sending eval questions (eval/dev.jsonl,
-with their histories, round robin) until its share of `--questions` is sent or its
-share of `--seconds` has passed. Taking turns in short rounds spreads whatever else
-the machine is doing over all settings alike; the spread of the rounds and the CPU
-time the host took away (steal) are printed so that a noisy run shows as one. Then
-the servers are stopped and one markdown table is printed: answers per second,
-latency as the client sees it (queue wait included), errors, and tracebacks in each
-server's log.
+One real server (app.py: the repository's index, a throwaway feedback database, a free
+loopback port, its default answer workers unless --workers). Then:
+
+- api: `--clients` threads, each with one keep-alive HTTP connection, POST the eval
+  questions (eval/dev.jsonl, with their histories, round robin) to /api/ask, each sending
+  the next as soon as the last is answered, until `--seconds` have passed;
+- chat: `--chat-clients` users ask the same questions through the page's `/ask` endpoint,
+  which goes through Gradio's queue: each joins the queue and reads the event stream until
+  its answer comes, as the page in a browser does (Gradio's protocol over keep-alive
+  connections); with --gradio-client each is a gradio_client Client instead, which costs
+  the machine about 0.1 s of CPU per question on the client side alone.
+
+Printed: answers per second, latency as the client sees it (p50, p95, max), errors by kind
+(a 503 or 429 counts as an error here), tracebacks in the server's log, and how busy the
+machine was (load average, CPU time the host took away). The clients run on the same
+machine as the server and take their share of its cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import platform
@@ -30,31 +37,30 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from app import QUEUE_CONCURRENCY, QUEUE_MAX_SIZE
-from tests.server import ROOT, Server, ServerFailed, launch_server, wait_until_up
+from tests.server import ROOT, ServerFailed, launch_server, wait_until_up
 
 REQUEST_TIMEOUT = 30  # seconds; a request still unanswered then counts as an error
 
 
 @dataclass
 class Run:
-    """Everything measured for one queue setting, over all rounds."""
+    """What one kind of client measured."""
 
-    concurrency: int
-    queue_size: int  # 0: no limit
+    name: str
     clients: int
+    seconds_asked: float
     sent: int = 0
     answered: int = 0
-    seconds: float = 0.0  # summed over rounds: first request sent to last reply
-    round_rates: list[float] = field(default_factory=list)  # answers/s of each round
-    steal: list[float] = field(default_factory=list)  # share of CPU time the host took, per round
+    elapsed: float = 0.0  # first request sent to last reply
     latencies: list[float] = field(default_factory=list)  # seconds, answered requests only
-    errors: Counter = field(default_factory=Counter)  # first line of each error → count
+    errors: Counter = field(default_factory=Counter)  # kind → count
+    load_average: float = 0.0  # 1-minute, at the end
+    steal: float = 0.0  # share of CPU time the host took while it ran
     server_tracebacks: int = 0
 
     @property
     def throughput(self) -> float:
-        return self.answered / self.seconds if self.seconds else 0.0
+        return self.answered / self.elapsed if self.elapsed else 0.0
 
     def percentile(self, p: float) -> float:
         if not self.latencies:
@@ -78,158 +84,215 @@ def cpu_times() -> tuple[int, int]:
     return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
 
 
-def drive(url: str, run: Run, questions: list[tuple[str, list[dict]]], numbers: range, limit_s: float) -> None:
-    """One round: `run.clients` threads, one Client each, share the questions `numbers`;
-    none is sent after `limit_s`, and none waits longer than REQUEST_TIMEOUT."""
-    from gradio_client import Client
-
+def drive(run: Run, client_loop) -> None:
+    """`run.clients` threads calling client_loop(record, deadline) until run.seconds_asked pass."""
     lock = threading.Lock()
-    taken = iter(numbers)
-    ready = threading.Barrier(run.clients + 1)
-    deadline = [float("inf")]  # set once every client is connected
-    first_sent, last_reply, answered = [float("inf")], [0.0], [0]
+    first, last = [float("inf")], [0.0]
 
-    def record(error: str | None = None, latency: float | None = None) -> None:
+    def record(started: float, error: str | None = None) -> None:
+        now = time.perf_counter()
         with lock:
-            if error is not None:
-                run.errors[error] += 1
+            run.sent += 1
+            first[0] = min(first[0], started)
+            if error is None:
+                run.answered += 1
+                run.latencies.append(now - started)
+                last[0] = max(last[0], now)
             else:
-                answered[0] += 1
-                run.latencies.append(latency)
-                last_reply[0] = max(last_reply[0], time.perf_counter())
+                run.errors[error] += 1
 
-    def client_loop() -> None:
+    ready = threading.Barrier(run.clients + 1)
+    deadline = [float("inf")]
+    threads = [threading.Thread(target=client_loop, args=(n, record, ready, deadline), daemon=True)
+               for n in range(run.clients)]
+    for thread in threads:
+        thread.start()
+    ready.wait()  # every client connected
+    total_before, steal_before = cpu_times()
+    deadline[0] = time.perf_counter() + run.seconds_asked
+    for thread in threads:
+        thread.join(timeout=run.seconds_asked + REQUEST_TIMEOUT + 10)
+    total_after, steal_after = cpu_times()
+    run.elapsed = max(0.0, last[0] - first[0]) if run.answered else 0.0
+    run.steal = (steal_after - steal_before) / max(1, total_after - total_before)
+    run.load_average = os.getloadavg()[0]
+
+
+def api_clients(url: str, questions: list[tuple[str, list[dict]]]):
+    host, port = url.split("//", 1)[1].rstrip("/").split(":")
+
+    def client_loop(n: int, record, ready, deadline) -> None:
+        connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT)
+        ready.wait()
+        number = n * 7  # each client starts elsewhere in the questions
+        while time.perf_counter() < deadline[0]:
+            question, history = questions[number % len(questions)]
+            number += 1
+            body = json.dumps({"question": question, "history": history}, ensure_ascii=False).encode()
+            started = time.perf_counter()
+            try:
+                connection.request("POST", "/api/ask", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                record(started, f"{type(error).__name__}")
+                connection.close()
+                connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT)
+                continue
+            if response.status == 200 and b'"answerable"' in data:
+                record(started)
+            else:
+                record(started, f"HTTP {response.status}")
+        connection.close()
+
+    return client_loop
+
+
+def ask_fn_index(url: str) -> int:
+    """The queue's number for the page's `/ask` endpoint, from the page's config."""
+    import urllib.request
+
+    with urllib.request.urlopen(url + "config", timeout=10) as response:
+        config = json.loads(response.read())
+    return next(d["id"] for d in config["dependencies"] if d.get("api_name") == "ask")
+
+
+def chat_clients(url: str, questions: list[tuple[str, list[dict]]]):
+    """Users of the page's queue as a browser is one: join the queue, then read the event
+    stream until the answer comes (Gradio's own protocol, over keep-alive connections)."""
+    host, port = url.split("//", 1)[1].rstrip("/").split(":")
+    fn_index = ask_fn_index(url)
+
+    def client_loop(n: int, record, ready, deadline) -> None:
+        import uuid
+
+        join = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT)
+        stream = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT)
+        session = uuid.uuid4().hex[:11]
+        ready.wait()
+        number = n * 7  # each client starts elsewhere in the questions
+        while time.perf_counter() < deadline[0]:
+            question, history = questions[number % len(questions)]
+            number += 1
+            body = json.dumps({"data": [question, history], "fn_index": fn_index, "session_hash": session,
+                               "event_data": None, "trigger_id": None}, ensure_ascii=False).encode()
+            started = time.perf_counter()
+            try:
+                join.request("POST", "/gradio_api/queue/join", body, {"Content-Type": "application/json"})
+                joined = join.getresponse()
+                reply = joined.read()
+                if joined.status != 200:
+                    record(started, f"join HTTP {joined.status}: {reply[:60].decode(errors='replace')}")
+                    continue
+                stream.request("GET", f"/gradio_api/queue/data?session_hash={session}")
+                events = stream.getresponse()
+                outcome = "no answer"
+                for line in iter(events.readline, b""):
+                    if not line.startswith(b"data:"):
+                        continue
+                    message = json.loads(line[5:])
+                    if message.get("msg") == "process_completed":
+                        data = (message.get("output") or {}).get("data") or [None]
+                        ok = message.get("success") and isinstance(data[0], dict) and "answerable" in data[0]
+                        outcome = None if ok else f"failed: {str(message.get('output'))[:60]}"
+                    elif message.get("msg") == "unexpected_error":
+                        outcome = f"unexpected_error: {str(message.get('message'))[:60]}"
+                events.read()
+                record(started, outcome)
+            except (OSError, http.client.HTTPException, ValueError) as error:
+                record(started, type(error).__name__)
+                join.close()
+                stream.close()
+        join.close()
+        stream.close()
+
+    return client_loop
+
+
+def gradio_client_users(url: str, questions: list[tuple[str, list[dict]]]):
+    def client_loop(n: int, record, ready, deadline) -> None:
+        from gradio_client import Client
+
         try:
             client = Client(url, verbose=False)
         except Exception as error:  # noqa: BLE001 — counted; the other clients carry on
-            record(f"connect: {type(error).__name__}")
+            record(time.perf_counter(), f"connect: {type(error).__name__}")
             ready.wait()
             return
         ready.wait()
-        while True:
-            with lock:
-                number = next(taken, None)
-                if number is None or time.perf_counter() >= deadline[0]:
-                    return
-                run.sent += 1
-                started = time.perf_counter()
-                first_sent[0] = min(first_sent[0], started)
+        number = n * 7  # each client starts elsewhere in the questions
+        while time.perf_counter() < deadline[0]:
             question, history = questions[number % len(questions)]
+            number += 1
+            started = time.perf_counter()
             job = client.submit(question, history, api_name="/ask")
             try:
                 result = job.result(timeout=REQUEST_TIMEOUT)
             except Exception as error:  # noqa: BLE001 — every failure is a data point
                 job.cancel()
-                text = (str(error).strip().splitlines() or [""])[0][:80]
-                record(f"{type(error).__name__}: {text}" if text else type(error).__name__)
+                text = (str(error).strip().splitlines() or [""])[0][:60]
+                record(started, f"{type(error).__name__}: {text}" if text else type(error).__name__)
                 continue
-            if isinstance(result, dict) and "answerable" in result:
-                record(latency=time.perf_counter() - started)
-            else:
-                record("not an answer object")
+            record(started, None if isinstance(result, dict) and "answerable" in result else "not an answer object")
 
-    threads = [threading.Thread(target=client_loop, daemon=True) for _ in range(run.clients)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    total_before, steal_before = cpu_times()
-    deadline[0] = time.perf_counter() + limit_s
-    for thread in threads:
-        thread.join(timeout=max(0.0, deadline[0] - time.perf_counter()) + REQUEST_TIMEOUT + 5)
-    total_after, steal_after = cpu_times()
-    seconds = max(0.0, last_reply[0] - first_sent[0]) if answered[0] else 0.0
-    run.answered += answered[0]
-    run.seconds += seconds
-    run.round_rates.append(answered[0] / seconds if seconds else 0.0)
-    run.steal.append((steal_after - steal_before) / max(1, total_after - total_before))
-
-
-def measure(settings: list[tuple[int, int]], clients: int, questions_per_setting: int, seconds_per_setting: float,
-            rounds: int, questions: list[tuple[str, list[dict]]]) -> list[Run]:
-    from assistant.config import Settings
-
-    runs = [Run(concurrency, queue_size, clients) for concurrency, queue_size in settings]
-    per_round = max(1, questions_per_setting // rounds)
-    with tempfile.TemporaryDirectory(prefix="load-") as tmp:
-        servers: list[Server] = []
-        started = time.perf_counter()
-        try:
-            for n, run in enumerate(runs):  # all at once: the start is the slow part
-                servers.append(launch_server(
-                    Settings().index_dir, Path(tmp) / f"feedback-{n}.sqlite3", Path(tmp) / f"server-{n}.log",
-                    env={"ASSISTANT_QUEUE_CONCURRENCY": str(run.concurrency),
-                         "ASSISTANT_QUEUE_MAX_SIZE": str(run.queue_size)}))
-            for server in servers:
-                wait_until_up(server)
-            print(f"{len(servers)} servers up in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-            for round_number in range(rounds):
-                # Each round asks the next questions of the eval set, the same ones on every server.
-                numbers = range(round_number * per_round, (round_number + 1) * per_round)
-                for run, server in zip(runs, servers):
-                    drive(server.url, run, questions, numbers, seconds_per_setting / rounds)
-                    print(f"round {round_number + 1}/{rounds}, concurrency {run.concurrency}, queue size "
-                          f"{run.queue_size or 'no limit'}: {run.round_rates[-1]:.1f} answers/s, "
-                          f"steal {run.steal[-1]:.0%}", file=sys.stderr)
-        finally:
-            for server in servers:
-                server.stop()
-        for run, server in zip(runs, servers):
-            run.server_tracebacks = server.log.read_text(errors="replace").count("Traceback")
-    return runs
+    return client_loop
 
 
 def table(runs: list[Run]) -> str:
-    rows = [("| concurrency limit | queue size | clients | answered / sent | answers/s (rounds) | p50 s | p95 s "
-             "| max s | errors | server tracebacks | CPU stolen by host |"),
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| through | clients | seconds | answered / sent | answers/s | p50 s | p95 s | max s | errors "
+            "| server tracebacks | load average (1 min) | CPU stolen by host |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         errors = "; ".join(f"{n}× {text}" for text, n in r.errors.most_common(3)) or "0"
-        spread = "–".join(f"{rate:.1f}" for rate in (min(r.round_rates), max(r.round_rates)))
-        default = " (default)" if (r.concurrency, r.queue_size) == (QUEUE_CONCURRENCY, QUEUE_MAX_SIZE) else ""
-        rows.append(f"| {r.concurrency}{default} | {r.queue_size or 'no limit'} | {r.clients} "
-                    f"| {r.answered} / {r.sent} "
-                    f"| {r.throughput:.1f} ({spread}) | {r.percentile(50):.2f} | {r.percentile(95):.2f} "
-                    f"| {max(r.latencies, default=float('nan')):.2f} | {errors} | {r.server_tracebacks} "
-                    f"| {max(r.steal):.0%} |")
+        rows.append(f"| {r.name} | {r.clients} | {r.seconds_asked:.0f} | {r.answered} / {r.sent} | {r.throughput:.1f} "
+                    f"| {r.percentile(50):.2f} | {r.percentile(95):.2f} | {max(r.latencies, default=float('nan')):.2f} "
+                    f"| {errors} | {r.server_tracebacks} | {r.load_average:.1f} | {r.steal:.0%} |")
     return "\n".join(rows)
-
-
-def int_list(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma-separated list of whole numbers: {text!r}") from None
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"give one or more whole numbers ≥ 0: {text!r}")
-    return values
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=20, help="users asking at once (default 20)")
-    parser.add_argument("--questions", type=int, default=300,
-                        help="at most this many questions per setting, over all rounds (default 300)")
-    parser.add_argument("--concurrency", type=int_list, default=[1, 2, 4, 8],
-                        help="queue concurrency limits to measure, comma-separated (default 1,2,4,8)")
-    parser.add_argument("--queue-size", type=int_list, default=[QUEUE_MAX_SIZE],
-                        help=f"queue max sizes to measure, comma-separated; 0 for no limit "
-                             f"(default: app.py's, {QUEUE_MAX_SIZE})")
-    parser.add_argument("--seconds", type=float, default=21,
-                        help="no question is sent after this many seconds per setting, over all rounds "
-                             "(default 21); server start not included")
-    parser.add_argument("--rounds", type=int, default=3, help="turns each setting takes (default 3)")
+    parser.add_argument("--clients", type=int, default=50, help="API clients at once (default 50)")
+    parser.add_argument("--seconds", type=float, default=45, help="seconds of API load (default 45)")
+    parser.add_argument("--chat-clients", type=int, default=50, help="chat page users at once (default 50)")
+    parser.add_argument("--chat-seconds", type=float, default=45, help="seconds of chat load (default 45)")
+    parser.add_argument("--only", choices=["api", "chat"], help="run one of the two")
+    parser.add_argument("--gradio-client", action="store_true",
+                        help="chat users are gradio_client Clients (about 0.1 s of client CPU a question, on the "
+                             "server's machine) instead of browser-like ones speaking the queue protocol")
+    parser.add_argument("--workers", type=int, help="the server's answer workers (default: app.py's)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
-    if args.clients < 1 or args.questions < 1 or args.seconds <= 0 or args.rounds < 1:
-        parser.error("--clients, --questions, --seconds and --rounds must be positive")
+    if min(args.clients, args.chat_clients) < 1 or min(args.seconds, args.chat_seconds) <= 0:
+        parser.error("--clients and --seconds must be positive")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from assistant.config import Settings
 
-    settings = [(max(1, c), q) for c in args.concurrency for q in args.queue_size]
-    try:
-        runs = measure(settings, args.clients, args.questions, args.seconds, args.rounds, eval_questions())
-    except ServerFailed as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    questions = eval_questions()
+    env = {"ASSISTANT_FEEDBACK_URL": ""} | ({"ASSISTANT_WORKERS": str(args.workers)} if args.workers is not None else {})
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="load-") as tmp:
+        log = Path(tmp) / "server.log"
+        try:
+            server = wait_until_up(launch_server(Settings().index_dir, Path(tmp) / "feedback.sqlite3", log, env))
+        except ServerFailed as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        try:
+            chat = (("chat page queue (/ask), gradio_client users", gradio_client_users) if args.gradio_client
+                    else ("chat page queue (/ask), browser-like users", chat_clients))
+            plan = [("api", "JSON API /api/ask", args.clients, args.seconds, api_clients),
+                    ("chat", chat[0], args.chat_clients, args.chat_seconds, chat[1])]
+            for key, name, clients, seconds, make in plan:
+                if args.only in (None, key):
+                    before = log.read_text(errors="replace").count("Traceback")
+                    run = Run(name, clients, seconds)
+                    drive(run, make(server.url, questions))
+                    run.server_tracebacks = log.read_text(errors="replace").count("Traceback") - before
+                    runs.append(run)
+                    print(f"{name}: {run.throughput:.1f} answers/s, p95 {run.percentile(95):.2f} s", file=sys.stderr)
+        finally:
+            server.stop()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}; the clients run on it too\n")
     print(table(runs))
