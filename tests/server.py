@@ -75,6 +75,7 @@ def launch_server(index_dir: Path, feedback_db: Path, log: Path, env: dict[str, 
     """
     port = free_port()
     environment = {**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir), "ASSISTANT_FEEDBACK_DB": str(feedback_db),
+                   "ASSISTANT_FEEDBACK_URL": "",  # votes go to feedback_db, whatever this shell sets
                    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
                    **(env or {})}
     log.parent.mkdir(parents=True, exist_ok=True)
