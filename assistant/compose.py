@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from assistant.chunks import Chunk
 from assistant.commitments import Commitment, Ledger
 from assistant.passages import Passages, Scored
-from assistant.reading import PARTS
+from assistant.reading import PARTS, first_quantity
 from assistant.table import IndicatorTable, Row
 from assistant.text import cn_numeral, lexical_tokens, squash
 from assistant.types import Answer, Citation, Hit, Query, Question, Reading, Verdict, citation_for, source_for
@@ -123,7 +123,8 @@ class ExtractiveComposer:
             return self._quote([Scored(hits[0], top.text, best.score, best.coverage)], english)
         picked = self._pick(ranked, MAX_SENTENCES + reading.listing)
         record = self._commitment_in(best, found) if reading.numeric else None
-        return self._quote(picked, english, record)
+        figure = first_quantity(best.sentence, reading.measure) if reading.numeric else ""
+        return self._quote(picked, english, record, figure)
 
     # -- choosing ---------------------------------------------------------
 
@@ -230,7 +231,8 @@ class ExtractiveComposer:
                 else f"《纲要》在{chunk.label}中讲到这方面内容：{best.sentence.strip()}[1]")
         return text, [citation_for(chunk, best.sentence.strip())]
 
-    def _quote(self, picked: list[Scored], english: bool, record: Commitment | None = None) -> tuple[str, list[Citation]]:
+    def _quote(self, picked: list[Scored], english: bool, record: Commitment | None = None,
+               figure: str = "") -> tuple[str, list[Citation]]:
         citations: list[Citation] = []
         chunk_marker: dict[str, int] = {}
         parts = []
@@ -245,7 +247,8 @@ class ExtractiveComposer:
             parts.append(f"{item.sentence.strip().removeprefix('——')}[{chunk_marker[chunk.id]}]")
         first = picked[0].hit.chunk
         if english:
-            lead = f"{record.metric}: {stated(record)}. " if record else ""
+            # The figure leads in English too: the quote that follows is Chinese.
+            lead = f"{record.metric}: {stated(record)}. " if record else f"The figure given is {figure}. " if figure else ""
             return f"According to the Outline ({english_label(first)}): {lead}" + " ".join(parts), citations
         if record:
             verb = "为" if record.kind == "achievement" else "目标为"

@@ -43,7 +43,7 @@ _ASKED = {
     "people": re.compile(r"(?:多少|几)(?:万)?(?:人次|人)"),
     "share": re.compile(r"百分之几|比例|比重|占比|多少%|percent|share", re.I),
     "count": re.compile(rf"(?:多少|几)[{_COUNTERS}]|how many", re.I),
-    "duration": re.compile(r"多久|多长时间|几个?(?:小时|分钟|天|月)|how long", re.I),
+    "duration": re.compile(r"多久|多长时间|几个?(?:小时|分钟|天|月)|how long (?:will|does|did|would) it take", re.I),
     "date": re.compile(r"什么时候|何时|哪一?年|\bwhen\b", re.I),
 }
 _STATED = {
@@ -56,6 +56,8 @@ _STATED = {
     "duration": re.compile(rf"{_NUMBER}(?:分钟|小时|天|周|个月|年)"),
     "date": re.compile(r"20\d\d\s*年|年底|年内|十四五|期间|期末"),
 }
+# A figure with its unit, as a sentence states it: "850 张", "33.33%", "6800元/平方米", "2-3家".
+_FIGURE = re.compile(rf"\d[\d.,\-]*\s*(?:%|[万亿]?(?:元/平方米|平方米|平方公里|美元|元|人次|场次|车次/天|公里|米|岁|[{_COUNTERS}]))")
 # A sentence that states a quantity or an assigned target.
 _QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二两三四五六七八九十百千万]+[米个家项处所张条座套幢年倍成]")
 
@@ -245,6 +247,13 @@ def split_parts(q: str) -> tuple[str, ...]:
         if len(things) >= 2 and all(len(t) >= 2 for t in things):
             return tuple(f"{t}{each.group('ask')}" for t in things)
     return ()
+
+
+def first_quantity(sentence: str, measure: str | None = None) -> str:
+    """The first figure the sentence states, in the kind asked for when one is ("850 张",
+    "33.33%"), or "" when it states none."""
+    match = (_STATED[measure].search(sentence) if measure else None) or _FIGURE.search(sentence)
+    return normalize(match.group(0)) if match else ""
 
 
 def states_quantity(sentence: str, measure: str | None = None) -> bool:

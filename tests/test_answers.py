@@ -155,3 +155,9 @@ def test_a_question_for_the_parts_of_a_section_lists_them_all(assistant, questio
     answer = assistant.ask(question)
     assert len(answer.citations) >= 2 and {(c.chapter, c.section) for c in answer.citations} == {section}
     assert all(c.quote.startswith("——") for c in answer.citations)
+
+
+def test_an_english_answer_leads_with_the_figure(assistant):
+    answer = assistant.ask("What share of green commuting trips is the target?")
+    lead = answer.answer.split("[1]")[0]
+    assert answer.answerable and answer.language == "en" and "65%" in lead.split(":", 1)[1]
