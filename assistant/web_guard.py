@@ -129,7 +129,7 @@ def exposure_warning(bind_host: str, port: int, allowed: frozenset[str] | None) 
         return None
     names = ("answering only the host names " + ", ".join(sorted(allowed - LOOPBACK_NAMES))
              if allowed is not None else "answering any host name (set ASSISTANT_ALLOWED_HOSTS to limit them)")
-    return (f"warning: listening on {bind_host}:{port}: the chat page is reachable from other machines, "
+    return (f"warning: serving on {bind_host}:{port} makes the chat page reachable from other machines, "
             f"without a password, {names}")
 
 

@@ -7,6 +7,12 @@
   in one line on stderr, rebuilds the index and answers (exit 0).
 - The embedding model cannot be loaded: one line saying what to install or what is
   wrong, exit status 3.
+- The plan file is missing, empty or not UTF-8: `ask`, `build`, `commitments` and the
+  server stop with one line, exit status 4, before loading anything slow.
+- The index folder cannot be written (a path under a regular file, a regular file in
+  its place) and the feedback database cannot be created: one line, exit status 5, and
+  no `.index-*` staging folder or temporary folder left behind.
+- The server bound beyond loopback (--host 0.0.0.0) says so in a warning line.
 
 Nothing prints a traceback.
 """
@@ -252,3 +258,96 @@ def test_missing_model_package_stops_the_server_with_one_line(model_unavailable_
 
 def test_model_folder_that_does_not_exist_is_one_line(model_unavailable_runs):
     assert_one_line_exit_3(model_unavailable_runs["cli-no-such-folder"], "/no/such/folder")
+
+
+# -- the plan or the index folder cannot be used (issue 11) -------------------------------
+
+
+@pytest.fixture(scope="module")
+def data_fault_runs(settings, plan_text, tmp_path_factory) -> tuple[Path, dict[str, subprocess.CompletedProcess]]:
+    """The CLI commands and the server on a plan that is missing, empty or not UTF-8, on an
+    index folder that cannot be written and on a feedback database that cannot be created;
+    each with a TMPDIR of its own, to find what it leaves behind."""
+    tmp = tmp_path_factory.mktemp("data-faults")
+    plans = {"missing": tmp / "no-such-plan.txt", "empty": tmp / "empty.txt", "gb18030": tmp / "gb18030.txt"}
+    plans["empty"].write_text("")
+    plans["gb18030"].write_bytes(plan_text.encode("gb18030"))  # the plan, in another encoding
+    (tmp / "a-file").write_text("not a folder")
+    index = {"ASSISTANT_INDEX_DIR": str(settings.index_dir)}
+
+    def plan(name: str) -> dict[str, str]:
+        return {**index, "ASSISTANT_PLAN": str(plans[name])}
+
+    def server(*args: str) -> list[str]:
+        return [sys.executable, str(ROOT / "app.py"), "--port", str(free_port()), *args]
+
+    feedback = {"ASSISTANT_FEEDBACK_DB": str(tmp / "feedback.sqlite3"), "ASSISTANT_WORKERS": "0"}
+    commands = {
+        "ask-missing-plan": (cli("ask", "--json", QUESTION), plan("missing")),
+        "build-missing-plan": (cli("build"), plan("missing")),
+        "commitments-missing-plan": (cli("commitments"), plan("missing")),
+        "server-missing-plan": (server("--host", "0.0.0.0"), {**plan("missing"), **feedback}),
+        "ask-empty-plan": (cli("ask", "--json", QUESTION), plan("empty")),
+        "commitments-gb18030-plan": (cli("commitments", "--format", "json"), plan("gb18030")),
+        "ask-index-under-a-file": (cli("ask", "--json", QUESTION),
+                                   {"ASSISTANT_INDEX_DIR": str(tmp / "a-file" / "index")}),
+        "build-index-is-a-file": (cli("build"), {"ASSISTANT_INDEX_DIR": str(tmp / "a-file")}),
+        "server-index-under-a-file": (server(), {"ASSISTANT_INDEX_DIR": str(tmp / "a-file" / "index"), **feedback}),
+        "server-feedback-under-a-file": (server(), {**index, "ASSISTANT_FEEDBACK_DB": str(tmp / "a-file" / "f.db")}),
+    }
+    for name, (_, env) in commands.items():
+        (tmp / "tmpdir" / name).mkdir(parents=True)
+        env["TMPDIR"] = str(tmp / "tmpdir" / name)
+    return tmp, run_together(commands, tmp / "logs")
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, status: int, *words: str) -> str:
+    """Exit `status`, at most three lines on stderr, the last `error: …` saying `words`; no traceback."""
+    assert result.returncode == status, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 3 and lines[-1].startswith("error: "), result.stderr[-2000:]
+    for word in words:
+        assert word in lines[-1], lines[-1]
+    return lines[-1]
+
+
+@pytest.mark.parametrize("run", ["ask-missing-plan", "build-missing-plan", "commitments-missing-plan",
+                                 "server-missing-plan"])
+def test_missing_plan_is_one_line_exit_4(data_fault_runs, run):
+    tmp, results = data_fault_runs
+    assert_one_line_error(results[run], 4, "no-such-plan.txt", "No such file", "ASSISTANT_PLAN")
+    assert results[run].stdout == ""
+
+
+def test_empty_plan_is_one_line_exit_4(data_fault_runs):
+    assert_one_line_error(data_fault_runs[1]["ask-empty-plan"], 4, "empty.txt", "is empty")
+
+
+def test_plan_that_is_not_utf8_is_one_line_exit_4(data_fault_runs):
+    assert_one_line_error(data_fault_runs[1]["commitments-gb18030-plan"], 4, "gb18030.txt", "not UTF-8")
+
+
+@pytest.mark.parametrize("run", ["ask-index-under-a-file", "build-index-is-a-file", "server-index-under-a-file"])
+def test_index_folder_that_cannot_be_written_is_one_line_exit_5(data_fault_runs, run):
+    tmp, results = data_fault_runs
+    assert_one_line_error(results[run], 5, "cannot write the index", "a-file", "ASSISTANT_INDEX_DIR")
+    assert not list(tmp.rglob(".index-*")) and (tmp / "a-file").read_text() == "not a folder"
+
+
+def test_feedback_database_that_cannot_be_created_is_one_line_exit_5(data_fault_runs):
+    assert_one_line_error(data_fault_runs[1]["server-feedback-under-a-file"], 5, "feedback database")
+
+
+def test_faulting_runs_leave_nothing_in_their_temporary_folder(data_fault_runs):
+    tmp, _ = data_fault_runs
+    caches = {"jieba.cache", "data-gym-cache"}  # libraries' fixed-name caches, reused by every run
+    left = {f"{run.name}/{p.name}" for run in (tmp / "tmpdir").iterdir() for p in run.iterdir()
+            if p.name not in caches and not p.name.startswith("torchinductor_")}
+    assert not left, left
+
+
+def test_server_bound_beyond_loopback_prints_a_warning(data_fault_runs):
+    warning = data_fault_runs[1]["server-missing-plan"].stderr.strip().splitlines()[0]
+    assert warning.startswith("warning: ") and "0.0.0.0" in warning and "other machines" in warning
+    assert "ASSISTANT_ALLOWED_HOSTS" in warning
