@@ -34,6 +34,12 @@ class Scored:
     coverage: float  # IDF-weighted share of the question's words found in the sentence or its heading
 
 
+def _states(scored: Scored, measure: str | None) -> bool:
+    """Whether the sentence (an indicator row: the row) states a figure of the kind asked for."""
+    text = scored.sentence if scored.hit.chunk.kind == "paragraph" else scored.hit.chunk.text
+    return states_quantity(text, measure) if measure else states_quantity(text)
+
+
 def is_achievement(chunk: Chunk) -> bool:
     return (chunk.chapter, chunk.section) == ACHIEVEMENTS
 
@@ -91,7 +97,8 @@ class Passages:
         weighted share of the question's words in the sentence or its heading, plus a
         prior for its chunk's rank; 十三五 results are favoured for questions about the past
         and held back for questions about targets. When a number is asked for, a sentence
-        stating a quantity comes first unless it is far weaker."""
+        stating a quantity (of the kind asked for, when the question names one) comes first
+        unless it is far weaker."""
         wanted = self.wanted_words(reading, query)
         scored = []
         for rank, hit in enumerate(hits[:CANDIDATE_CHUNKS]):
@@ -108,7 +115,7 @@ class Passages:
         scored.sort(key=lambda s: -s.score)
         if reading.numeric and scored:
             floor = scored[0].score - QUANTITY_PREFERENCE
-            scored.sort(key=lambda s: -(s.score + (1.0 if s.score >= floor and states_quantity(s.sentence) else 0.0)))
+            scored.sort(key=lambda s: -(s.score + (1.0 if s.score >= floor and _states(s, reading.measure) else 0.0)))
         return scored
 
     def names_section(self, key: tuple[int, int | None], reading: Reading, query: Query) -> bool:

@@ -28,13 +28,16 @@ _LOCATE = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|�
                      r"|在哪[里儿]?[讲写说提]|写在哪|讲在哪|在规划哪|在纲要哪|放在哪"
                      r"|where (?:does|is|in|are)|which (?:chapter|section|part)", re.I)
 _DEFINE = re.compile(r"什么是|是什么意思|什么意思|指什么|指的是|是指|含义|解释|定义|是什么|what (?:is|are|does)|mean|defin", re.I)
-_FUTURE = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|目标|力争|打算|will|should|by 20\d\d|target|plan to|aim", re.I)
-_PAST = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完达]了|了多少|目前|现在|did|was|were|have been|so far|13th", re.I)
+_FUTURE = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|目标|力争|打算"
+                     r"|\b(?:will|should|by 20\d\d|targets?|targeted|plan(?:s|ned)? to|aim(?:s|ing|ed)?)\b", re.I)
+_PAST = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完达]了|了多少|目前|现在"
+                   r"|\b(?:did|was|were|have been|has been|so far|13th)\b", re.I)
 _PERSON = re.compile(r"是谁|谁是|谁来|叫什么名字|姓什么|哪位|who (?:is|are|was|will)|who's|whose name", re.I)
 
 # The quantity a question asks for, by its unit, and the same quantity stated in a sentence:
 # "总投资是多少亿元" is not answered by "娄山关路445弄".
-_NUMBER = r"(?:\d[\d.,\-]*|[一二两三四五六七八九十百千]+)\s*(?:多|余)?\s*[万亿]?"
+# Chinese numerals need a digit word: "千人" (per thousand people) is not a number.
+_NUMBER = r"(?:\d[\d.,\-]*|[一二两三四五六七八九十][一二两三四五六七八九十百千]*)\s*(?:多|余)?\s*[万亿]?"
 _COUNTERS = "个家所张条座套幢部台处项场次件户辆名位间栋"
 _ASKED = {
     "money": re.compile(r"(?:多少|几)(?:钱|元|万元|亿元?)|多少钱"),
