@@ -150,16 +150,17 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
     own = normalize(own_text)
     rows = _rows(own)
     listing = bool(_LISTING.search(q))
+    measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(q)), None)
     return Reading(
         text=q,
         own_text=own,
         # "哪几条…分别是什么" lists; it does not count.
-        numeric=bool(_NUMERIC.search(q)) and not (listing and _WHAT.search(q)),
+        numeric=bool(_NUMERIC.search(q) or (measure and not listing)) and not (listing and _WHAT.search(q)),
         listing=listing,
         locate=bool(_LOCATE.search(q)),
         define=bool(_DEFINE.search(q)),
         period=_period(arabic_years(own)) or _period(arabic_years(q)),  # its own words first: "2025年的目标呢？"
-        measure=next((measure for measure, pattern in _ASKED.items() if pattern.search(q)), None),
+        measure=measure,
         rates=tuple(t for t in lexical_tokens(q) if len(t) >= 2 and t.endswith("率")),
         places=tuple(p for p, (kind, _) in gazetteer().items() if kind != "home" and mentions(own, p)),
         years=tuple(sorted({int(y) for y in _YEAR.findall(arabic_years(own))})),
