@@ -109,6 +109,8 @@ class ExtractiveComposer:
         if found.rows:
             return self._rows(found.rows, reading, english)
         top = hits[0].chunk
+        if reading.define and (term := self._glossary_term_in(reading.own_text)):
+            return self._glossary(term, english)  # the appendix explains the very term asked about
         if (reading.define or reading.listing) and top.kind == "glossary":
             return self._glossary(top, english)
         if reading.listing and (parts := self._parts(top, found)):
@@ -127,6 +129,17 @@ class ExtractiveComposer:
         return self._quote(picked, english, record, figure)
 
     # -- choosing ---------------------------------------------------------
+
+    def _glossary_term_in(self, question: str) -> Chunk | None:
+        """The appendix term the question names, by the term or its quoted core
+        ("虹桥智谷" for “虹桥智谷”国家大众创业万众创新示范基地); the longest wins."""
+        q = squash(question).lower()
+        found = []
+        for chunk in self.passages.index.chunks:
+            if chunk.kind == "glossary" and chunk.lead:
+                keys = [re.sub(r"[“”\"]", "", chunk.lead), *re.findall(r"“([^”]{2,})”", chunk.lead)]
+                found += [(len(k), chunk) for k in keys if len(k) >= 2 and squash(k).lower() in q]
+        return max(found, key=lambda f: f[0])[1] if found else None
 
     @staticmethod
     def _pick(ranked: list[Scored], most: int) -> list[Scored]:
