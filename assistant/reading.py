@@ -25,7 +25,8 @@ _LISTING = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[�
                       r"|[做干]什么|做哪些"
                       r"|what are the|which areas|which \w+s\b|list", re.I)
 _LOCATE = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|哪个部分|第几章|第几节|什么地方|哪里(?:讲|提|写|说)(?:到了?|过)?"
-                     r"|在哪[里儿]?[讲写说提]|写在哪|讲在哪|在规划哪|在纲要哪|放在哪"
+                     r"|在哪[里儿]?[讲写说提]|写在哪|讲在哪|在规划哪|在纲要哪|放在哪|哪个位置|什么位置|哪儿[讲写说提]"
+                     r"|(?:内容|部分|问题|规划|纲要)?在哪[里儿]?\s*[?？]?$"
                      r"|where (?:does|is|in|are)|which (?:chapter|section|part)", re.I)
 _DEFINE = re.compile(r"什么是|是什么意思|什么意思|啥意思|是啥|啥是|指什么|指的是|是指|含义|解释|定义|是什么|what (?:is|are|does)|mean|defin", re.I)
 _FUTURE = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|目标|力争|打算"
