@@ -9,6 +9,10 @@ when missing).
 
 Tabs: the chat tab (assistant/chat_page.py), then "规划承诺", the commitments ledger
 (assistant/commitments_tab.py), built from the ledger the engine already holds.
+
+Limits against abuse (assistant/web_guard.py: closed routes, Host allow-list, body and
+queue limits, bounded sessions and logs, one temporary folder removed on exit) and the
+exit statuses of faults (assistant/faults.py) are in the README, "Server limits and faults".
 """
 
 from __future__ import annotations
@@ -162,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                 app_kwargs={"routes": api.routes(), "middleware": [guard]},
             )
         except OSError as error:
-            raise CannotListen(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+            reason = str(error.strerror or error).split(". ")[0]  # the rest is advice about Gradio's settings
+            raise CannotListen(f"cannot listen on {args.host}:{args.port}: {reason}") from None
         expire_idle_sessions(demo, limits.session_idle_seconds)
         wait_until_stopped(demo)
     except Fault as error:
@@ -196,6 +201,7 @@ def open_feedback(target: str) -> FeedbackStore:
     except Exception as error:  # noqa: BLE001 — a PostgreSQL server that refuses, a bad URL: one line
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise CannotWrite(f"cannot open the feedback database: {reason}") from None
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,17 +7,18 @@ Gradio serves much more than the page needs. What is kept, and how it is bounded
   the direct `/gradio_api/run/…` routes that skip the queue, `/monitoring`, component
   server functions, media streams, profiling, run history, the proxy; a request body
   over `max_body_bytes` is refused (413) before it is read; more than
-  `max_in_flight` requests at once are refused (503, Retry-After), long-lived event
-  streams excepted (and the JSON API under /api/, which has limits of its own). Each
-  refusal is one log line, without the body.
+  `max_in_flight` requests with a body at once are refused (503, Retry-After). The JSON
+  API under /api/ has limits of its own and is left to them. Each refusal is one log
+  line, without the body.
 - `QueueGuard`, around Gradio's queue: a request with too few input values is refused
   with one line instead of a traceback that quotes the whole request; one client
   address may have at most `per_client` requests waiting or running; and the waiting
   line is served round-robin across addresses, so a client that sends forty questions
   delays another's one question by at most one answer per address, not forty.
 - `expire_idle_sessions`: Gradio keeps every session's state (and a copy of each
-  component's last value) until 10,000 sessions exist; sessions idle longer than
-  `session_idle_seconds` are dropped whole.
+  component's last input and output value) until 10,000 sessions exist; app.py lowers
+  that to `max_sessions`, and sessions idle longer than `session_idle_seconds` (five
+  minutes for those holding no conversation: API calls, the ledger tab) are dropped whole.
 - `LineLimit`: no line written to the log is longer than a few kilobytes, whatever a
   library prints (Gradio quotes request data in some of its errors).
 """
@@ -45,8 +46,10 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 # A question is at most 500 characters, but API callers may send a long history: the
 # hostile-input suite sends turns of 100,000 Chinese characters (300 KB as UTF-8).
 MAX_BODY_BYTES = 512 * 1024
-# Requests being handled at once, event streams excepted: each holds at most one body.
+# Requests with a body (POST…) being handled at once: each holds at most one body in memory.
+# Page loads (GET: assets, config) are not counted: a browser fetches many at once.
 MAX_IN_FLIGHT = 64
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 # Sessions: each holds the conversation and Gradio's copy of every component's value
 # (about 70 KB with a filtered ledger table, more with a long conversation).
 MAX_SESSIONS = 1000
@@ -171,7 +174,8 @@ class Guard:
         if path.startswith(CLOSED_PREFIXES):
             await self._refuse(scope, send, 404, "not found", "closed route")
             return
-        if scope["type"] != "http" or STREAMS.match(path) or path.startswith(OWN_LIMITS):
+        if (scope["type"] != "http" or scope.get("method") not in BODY_METHODS or STREAMS.match(path)
+                or path.startswith(OWN_LIMITS)):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
@@ -185,14 +189,12 @@ class Guard:
                 await self._refuse(scope, send, 413, f"request body over {self.max_body_bytes} bytes",
                                    f"body of {length[:20].decode('latin-1')} bytes")
                 return
-            if scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
-                body = await self._read_body(receive)
-                if body is None:
-                    await self._refuse(scope, send, 413, f"request body over {self.max_body_bytes} bytes",
-                                       "body over the limit (chunked)")
-                    return
-                receive = _replay(body, receive)
-            await self.app(scope, receive, send)
+            body = await self._read_body(receive)
+            if body is None:
+                await self._refuse(scope, send, 413, f"request body over {self.max_body_bytes} bytes",
+                                   "body over the limit (chunked)")
+                return
+            await self.app(scope, _replay(body, receive), send)
         finally:
             self.in_flight -= 1
 
@@ -335,6 +337,9 @@ def expire_idle_sessions(blocks, idle_seconds: float, stateless_idle_seconds: fl
         while True:
             time.sleep(every or max(1.0, min(60.0, min(idle_seconds, stateless_idle_seconds) / 4)))
             now = time.time()
+            # Gradio stamps a session's use just after taking it from session_data, outside this
+            # lock; a session idle for the whole limit and used in that instant loses one
+            # request, as with Gradio's own eviction when it holds its capacity.
             with holder.lock:
                 idle = [session for session, used in list(holder.time_last_used.items())
                         if now - used.timestamp() > (idle_seconds if _holds_state(holder, session)

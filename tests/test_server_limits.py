@@ -245,6 +245,9 @@ def test_downloads_are_bounded_and_the_temporary_folder_goes_with_the_server(ser
         assert reply["success"], reply
     csv_files = list(tmpdir.rglob("*.csv"))
     assert 0 < len(csv_files) <= 32, len(csv_files)  # the 32 most recent selections, served as they are
+    download = reply["output"]["data"][1]["url"]  # the last selection's CSV, as the page links it
+    code, csv_text = status(server.url, download[download.index("/gradio_api/"):])
+    assert code == 200 and csv_text.decode("utf-8-sig").startswith("id,"), csv_text[:100]
     assert len(server_files(tmpdir)) == 1, server_files(tmpdir)  # all in one folder
     server.stop()
     assert server.process.returncode == 0, server.log_tail()
