@@ -7,7 +7,9 @@ API endpoint, `ask`, for gradio_client.
 
 What a session keeps is bounded, since anyone can call the handlers with anything: the
 last MAX_EXCHANGES exchanges (what a follow-up can lean on), each question cut at the
-question limit, and nothing once the session has been idle for SESSION_IDLE_SECONDS.
+question limit, and nothing once the session has been idle for an hour
+(ASSISTANT_SESSION_IDLE_SECONDS: the conversation's gr.State lives that long, and app.py
+drops the whole idle session).
 Event data (votes, example clicks) is read defensively: a malformed event is ignored.
 """
 
@@ -28,6 +30,7 @@ from assistant.config import Settings
 from assistant.engine import PlanAssistant
 from assistant.feedback import FeedbackStore
 from assistant.types import Answer, BadQuestion, Turn
+from assistant.web_guard import ServerLimits
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +51,6 @@ SORRY = "抱歉，系统暂时出了点问题，请稍后再试。"
 # The exchanges a conversation keeps: a follow-up leans on the last 20 turns (the engine's
 # HISTORY_TURNS), i.e. 10 questions and answers. The page shows these 10.
 MAX_EXCHANGES = 10
-# A conversation idle this long is forgotten (gr.State time_to_live; app.py also drops the
-# whole idle session).
-SESSION_IDLE_SECONDS = 3600
 VOTE_PROMPT = {
     # No emoji: they show as boxes where no emoji font is installed (the thumbs are Gradio icons).
     "up": "**已记录：这个回答有用。** 谢谢！愿意的话，可以说说哪里有用（选填）。",
@@ -294,7 +294,7 @@ class ChatPage:
             f'<div id="pa-header"><h1>{TITLE}</h1>'
             f'<p>根据《{escape(plan_title(self.passages))}》原文回答您的问题，每个回答都注明出处，点开可看原文。</p></div>'
         )
-        conversation = gr.State(Conversation(), time_to_live=SESSION_IDLE_SECONDS)
+        conversation = gr.State(Conversation(), time_to_live=ServerLimits.from_env().session_idle_seconds)
         feedback_id = gr.State(None)
         chatbot = gr.Chatbot(
             elem_id="pa-chat",

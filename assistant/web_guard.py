@@ -121,8 +121,9 @@ def host_allow_list(bind_host: str, configured: str) -> frozenset[str] | None:
     foreign name (DNS rebinding). Bound beyond loopback, the configured names are added; with
     none configured any Host is answered (the machine's names are not known here)."""
     names = frozenset(_host_name(name) for name in configured.split(",") if name.strip())
-    if names:
-        return LOOPBACK_NAMES | names
+    if names:  # and the address it listens on, by which Gradio calls itself at start
+        own = {_host_name(bind_host)} - {"0.0.0.0", "::", ""}
+        return LOOPBACK_NAMES | names | own
     return LOOPBACK_NAMES if is_loopback(bind_host) else None
 
 

@@ -31,6 +31,7 @@ def test_host_allow_list_by_where_the_server_listens():
     assert host_allow_list("0.0.0.0", "") is None  # beyond loopback, nothing configured: any name
     assert host_allow_list("0.0.0.0", " plan.example.org, Other.example:80 ") == LOOPBACK_NAMES | {
         "plan.example.org", "other.example"}
+    assert host_allow_list("192.168.1.5", "plan.example.org") == LOOPBACK_NAMES | {"plan.example.org", "192.168.1.5"}
 
 
 def test_warning_only_beyond_loopback():
