@@ -112,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.embeddings import ModelUnavailable
     from assistant.outline import read_plan
 
-    limits = ServerLimits.from_env()
+    try:
+        limits = ServerLimits.from_env()
+    except Fault as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.status
     allowed_hosts = host_allow_list(args.host, limits.allowed_hosts)
     if warning := exposure_warning(args.host, args.port, allowed_hosts):
         print(warning, file=sys.stderr)

@@ -20,6 +20,12 @@ class Fault(RuntimeError):
     status = 1
 
 
+class BadSetting(Fault):
+    """An environment variable or flag that cannot be used (a number that is not one)."""
+
+    status = EXIT_BAD_INPUT
+
+
 class PlanUnreadable(Fault):
     """The plan text cannot be used: missing, unreadable, empty, not UTF-8, not the plan."""
 

@@ -40,6 +40,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.faults import BadSetting, one_line
+
 log = logging.getLogger("app.guard")
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -89,14 +91,28 @@ class ServerLimits:
 
     @classmethod
     def from_env(cls) -> "ServerLimits":
-        env = os.environ
+        """The limits, each settable by its environment variable; BadSetting (one line) for
+        a value that is not a positive number."""
         return cls(
-            max_body_bytes=int(env.get("ASSISTANT_MAX_BODY_BYTES") or MAX_BODY_BYTES),
-            max_in_flight=int(env.get("ASSISTANT_MAX_IN_FLIGHT") or MAX_IN_FLIGHT),
-            max_sessions=int(env.get("ASSISTANT_MAX_SESSIONS") or MAX_SESSIONS),
-            session_idle_seconds=float(env.get("ASSISTANT_SESSION_IDLE_SECONDS") or SESSION_IDLE_SECONDS),
-            allowed_hosts=env.get("ASSISTANT_ALLOWED_HOSTS", ""),
+            max_body_bytes=int(_env_number("ASSISTANT_MAX_BODY_BYTES", MAX_BODY_BYTES)),
+            max_in_flight=int(_env_number("ASSISTANT_MAX_IN_FLIGHT", MAX_IN_FLIGHT)),
+            max_sessions=int(_env_number("ASSISTANT_MAX_SESSIONS", MAX_SESSIONS)),
+            session_idle_seconds=_env_number("ASSISTANT_SESSION_IDLE_SECONDS", SESSION_IDLE_SECONDS),
+            allowed_hosts=os.environ.get("ASSISTANT_ALLOWED_HOSTS", ""),
         )
+
+
+def _env_number(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise BadSetting(f"{name} must be a positive number, not {one_line(text, 40)!r}")
+    return value
 
 
 # -- where the server listens, and which Host headers it answers ------------------------------

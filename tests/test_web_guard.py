@@ -11,6 +11,8 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import pytest
+
 from assistant.web_guard import (LOOPBACK_NAMES, LineLimit, QueueGuard, TempFolder, _host_name, exposure_warning,
                                  host_allow_list, is_loopback)
 
@@ -76,3 +78,13 @@ def test_temporary_folder_of_a_killed_server_is_removed_at_the_next_start(tmp_pa
     assert list(tmp_path.iterdir()) == [running.path]
     running.remove()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_limit_that_is_not_a_number_is_one_line(monkeypatch):
+    from assistant.faults import BadSetting
+    from assistant.web_guard import ServerLimits
+
+    monkeypatch.setenv("ASSISTANT_SESSION_IDLE_SECONDS", "an hour")
+    with pytest.raises(BadSetting) as error:
+        ServerLimits.from_env()
+    assert error.value.status == 2 and "\n" not in str(error.value) and "ASSISTANT_SESSION_IDLE_SECONDS" in str(error.value)
