@@ -87,4 +87,5 @@ def test_a_limit_that_is_not_a_number_is_one_line(monkeypatch):
     monkeypatch.setenv("ASSISTANT_SESSION_IDLE_SECONDS", "an hour")
     with pytest.raises(BadSetting) as error:
         ServerLimits.from_env()
-    assert error.value.status == 2 and "\n" not in str(error.value) and "ASSISTANT_SESSION_IDLE_SECONDS" in str(error.value)
+    message = str(error.value)
+    assert error.value.status == 2 and "\n" not in message and "ASSISTANT_SESSION_IDLE_SECONDS" in message
