@@ -198,10 +198,17 @@ def _renumber(kept: list[_Sentence], passages: list[Chunk], dropped: list[Droppe
 
 
 def copies_passages(answer: str, passages: list[Chunk]) -> bool:
-    """Whether the reply is a block of passages rather than an answer: the passages' headers
-    as the model was shown them, or two or more passages verbatim."""
-    headers = sum(1 for c in passages if re.search(rf"{_MARKER.pattern}\s*{re.escape(c.label)}", answer))
-    if headers >= 2 or (headers == 1 and len(passages) == 1):
+    """Whether the reply is a block of passages rather than an answer: a line opening with a
+    passage's header as the model was shown it, or two or more passages verbatim with
+    nothing substantive of its own around them."""
+    headers = 0
+    for m in re.finditer(rf"(?m)^\s*{_MARKER.pattern}[ \t]*(\S[^\n]*)", answer):
+        numbers = _marker_numbers(m.group(1))
+        line = squash(m.group(2))
+        # "[1] 第二章（四）主要指标 · 指标6": a line that opens with a passage's header, as the prompt shows it
+        if numbers and 1 <= numbers[0] <= len(passages) and line[:6] == squash(passages[numbers[0] - 1].label)[:6]:
+            headers += 1
+    if headers:
         return True
     body = squash(_MARKER.sub("", answer))
     whole = [squash(c.text) for c in passages if len(squash(c.text)) > 20 and squash(c.text) in body]

@@ -14,7 +14,7 @@ it on (assistant/config.py). For one question:
     check     each sentence's marker, numbers and named things against the passage it
               cites; failing sentences dropped, quotes that hold the fact (grounding.py)
 
-The model steps are LCEL chains (prompt | model | parser). The engine runs the stages
+The model steps are LCEL chains (prompt | model). The engine runs the stages
 (assistant/engine.py); this composer gets what they found and never calls back: `stream`
 yields the model's text as it comes and then the checked Answer, which is what to show.
 
@@ -40,7 +40,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from assistant.chunks import Chunk
@@ -223,7 +222,8 @@ class LLMComposer:
         the connection go and stops generating)."""
         if not self._slots.acquire(timeout=max(deadline - time.monotonic(), 0)):
             raise Busy(f"busy: {self.concurrency} model request(s) still running at the {self.timeout:g} s deadline")
-        chain = prompt | self._with_timeout(deadline - time.monotonic()) | StrOutputParser()
+        # No output parser in the chain: closing a stream through one leaves the request open.
+        chain = prompt | self._with_timeout(deadline - time.monotonic())
         pieces: queue.Queue = queue.Queue()
         stop = threading.Event()
 
@@ -232,14 +232,14 @@ class LLMComposer:
                 if streaming:
                     stream = chain.stream(inputs)
                     try:
-                        for piece in stream:
-                            pieces.put(("piece", piece))
+                        for chunk in stream:
+                            pieces.put(("piece", chunk.text))
                             if stop.is_set():
                                 break
                     finally:
                         stream.close()
                 else:
-                    pieces.put(("piece", chain.invoke(inputs)))
+                    pieces.put(("piece", chain.invoke(inputs).text))
                 pieces.put(("done", None))
             except BaseException as error:  # handed to the caller, who decides
                 pieces.put(("error", error))

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,7 +28,7 @@ from assistant.types import Answer
 from assistant.config import Settings
 from assistant.types import Turn
 from assistant.grounding import Ungrounded, ground, named_things, numbers_in, quantities
-from assistant.llm import LLMComposer, LLMUnavailable, chat_model, load_prompt
+from assistant.llm import SEED, LLMComposer, LLMUnavailable, chat_model, load_prompt
 from assistant.refusal import REFUSAL_EN, REFUSAL_ZH
 from assistant.text import normalize, squash
 
@@ -411,7 +412,9 @@ def test_incomplete_configuration_is_reported(monkeypatch, env):
 class FakeOpenAI(ThreadingHTTPServer):
     """POST /v1/chat/completions, as JSON or as SSE chunks ending with [DONE]. `reply`
     maps the request's messages to the answer text; `delay` is how long to wait first;
-    `stall` how long to wait after the first streamed chunk."""
+    `stall` how long to wait after the first streamed chunk; `trickle` how long between
+    streamed chunks. It counts the requests in progress at once (`most_at_once`) and the
+    streams the client closed before their end (`abandoned`)."""
 
     daemon_threads = True
     block_on_close = False
@@ -421,7 +424,10 @@ class FakeOpenAI(ThreadingHTTPServer):
         self.reply = lambda messages: ""
         self.delay = 0.0
         self.stall = 0.0
+        self.trickle = 0.0
         self.requests: list[dict] = []
+        self.at_once = self.most_at_once = self.abandoned = 0
+        self.lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -443,11 +449,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         text = self.server.reply(body["messages"])
-        time.sleep(self.server.delay)
+        with self.server.lock:
+            self.server.at_once += 1
+            self.server.most_at_once = max(self.server.most_at_once, self.server.at_once)
         try:
+            time.sleep(self.server.delay)
             self._stream(text) if body.get("stream") else self._json(text)
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (timeout): that is the point of the test
+            with self.server.lock:
+                self.server.abandoned += 1  # the client gave up (timeout): that is the point of the test
+        finally:
+            with self.server.lock:
+                self.server.at_once -= 1
 
     def _json(self, text: str) -> None:
         data = json.dumps({
@@ -470,6 +483,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._event({"role": "assistant", "content": piece} if i == 0 else {"content": piece}, None)
             if i == 0:
                 time.sleep(self.server.stall)
+            time.sleep(self.server.trickle)
         self._event({}, "stop")
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
@@ -594,3 +608,95 @@ def test_cli_answers_through_an_openai_compatible_server(assistant, server):
     assert {k: cited[k] for k in ("chapter", "section", "indicator")} == {"chapter": 2, "section": 4, "indicator": 6}
     assert cited["quote"] == "高新技术企业数\t家\t2025年达到600家" and len(answer["sources"]) >= 5
     assert len(server.requests) == 1
+
+
+# -- the replayed failures of issue 10, through the real client and a loopback server ---
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_openai_invented_name_is_never_shown(assistant, server, streaming):
+    server.reply = lambda messages: "长宁区区长是陈华。[1]"
+    llm = openai_assistant(assistant, server.url)
+    answer = final(llm.stream(QUESTION)) if streaming else llm.ask(QUESTION)
+    assert answer.backend == "extractive" and "陈华" in answer.fallback and "陈华" not in answer.answer
+    assert answer.to_dict()["fallback"] == answer.fallback
+
+
+@pytest.mark.parametrize("reply", ["[1][2]", "", "[1] 第二章（四）主要指标 · 指标6\n高新技术企业数\n[2] 第三章"])
+def test_openai_reply_without_an_answer_of_its_own_is_rejected(assistant, server, reply):
+    server.reply = lambda messages: reply
+    answer = openai_assistant(assistant, server.url).ask(QUESTION)
+    assert answer.backend == "extractive" and answer.fallback and "600" in answer.answer
+
+
+def test_openai_model_refusal_is_kept(assistant, server):
+    server.reply = lambda messages: "《纲要》只给出长宁区的目标，没有提到其他区的数据。"
+    answer = openai_assistant(assistant, server.url).ask(QUESTION)
+    assert not answer.answerable and answer.backend == "llm" and answer.answer == REFUSAL_ZH
+    assert answer.to_dict()["backend"] == "llm" and answer.to_dict()["fallback"] is None
+
+
+def test_openai_other_districts_figure_is_refused_by_the_verdict_without_the_model(assistant, server):
+    server.reply = answer_600
+    answer = openai_assistant(assistant, server.url).ask("静安区2025年高新技术企业要达到多少家？")
+    assert not answer.answerable and answer.unmet == "place" and "静安区" in answer.answer
+    assert server.requests == []
+
+
+def test_openai_english_refusal_is_in_english(assistant, server):
+    server.reply = lambda messages: "《纲要》中没有提到这方面的内容。"
+    answer = final(openai_assistant(assistant, server.url).stream(ENGLISH))
+    assert not answer.answerable and answer.answer == REFUSAL_EN and answer.backend == "llm"
+
+
+def test_openai_requests_ask_for_temperature_0_and_a_fixed_seed(assistant, server):
+    server.reply = answer_600
+    llm = openai_assistant(assistant, server.url)
+    first, second = llm.ask(QUESTION), llm.ask(QUESTION)
+    assert first == second
+    assert [(r["temperature"], r["seed"]) for r in server.requests] == [(0, SEED), (0, SEED)]
+
+
+def test_openai_trickling_stream_is_cut_at_the_deadline_and_closed_upstream(assistant, server):
+    server.reply = lambda messages: answer_600(messages) * 20  # 3 characters every 0.1 s: about 30 s
+    server.trickle = 0.1
+    llm = openai_assistant(assistant, server.url, timeout=0.5)
+    start = time.monotonic()
+    answer = final(llm.stream(QUESTION))
+    assert answer.backend == "extractive" and answer.fallback.startswith("timeout")
+    assert time.monotonic() - start < 1.5
+    for _ in range(30):  # the worker closes the request at the next chunk; the server notices at its next write
+        if server.abandoned:
+            break
+        time.sleep(0.1)
+    assert server.abandoned == 1 and server.at_once == 0
+
+
+def test_openai_deadline_covers_condensing_and_answering_together(assistant, server):
+    history = [Turn("user", "医疗方面要建哪些新项目？"), Turn("assistant", "……")]
+    server.reply = lambda messages: ("养老方面要建哪些新项目？" if "对话" in messages[-1]["content"]
+                                     else "《纲要》提出优化养老机构布局。[1]")
+    server.delay = 0.6  # each call alone is within the 1 s timeout; both together are not
+    start = time.monotonic()
+    answer = openai_assistant(assistant, server.url, timeout=1.0).ask("那养老呢？", history)
+    assert answer.backend == "extractive" and answer.fallback.startswith("timeout")
+    assert len(server.requests) == 2 and time.monotonic() - start < 2.0
+
+
+def test_openai_one_request_at_a_time_others_wait_within_their_deadline(assistant, server):
+    server.reply, server.delay = answer_600, 0.3
+    llm = openai_assistant(assistant, server.url, timeout=2.0)
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: llm.ask(QUESTION), range(3)))
+    assert [a.backend for a in answers] == ["llm"] * 3 and server.most_at_once == 1
+
+
+def test_openai_busy_server_gives_the_extractive_answer_at_the_deadline(assistant, server):
+    server.reply, server.delay = answer_600, 3.0
+    llm = openai_assistant(assistant, server.url, timeout=0.5)
+    start = time.monotonic()
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: llm.ask(QUESTION), range(3)))
+    assert time.monotonic() - start < 2.0 and server.most_at_once == 1
+    assert sorted(a.fallback.split(":")[0] for a in answers) == ["busy", "busy", "timeout"]
+    assert all(a.answerable and a.citations[0].indicator == 6 for a in answers)
