@@ -91,8 +91,11 @@ class _Sentence:
 
 
 def refuses(answer: str, count: int) -> bool:
-    """Whether the reply says the passages do not answer, citing none of the `count` passages."""
-    return bool(_NO_SUPPORT.search(answer)) and not any(_sentence(s, count).cites for s in sentences(answer))
+    """Whether the reply says the passages do not answer and nothing else: every sentence with
+    content says what the plan lacks (a marker put on such a sentence does not make it an answer)."""
+    parsed = [_sentence(s, count) for s in sentences(answer)]
+    said = [s for s in parsed if substantive(s.body)]
+    return bool(said) and all(_NO_SUPPORT.search(s.body) for s in said)
 
 
 def ground(answer: str, passages: list[Chunk]) -> Grounded:

@@ -353,6 +353,13 @@ def test_fact_spread_over_two_sentences_is_quoted_as_their_span(assistant, plan_
 ENGLISH = "How many high-tech enterprises will Changning have by 2025?"
 
 
+@pytest.mark.parametrize("reply", ["《纲要》中没有提到这方面的内容。[1]", "根据《纲要》。[2]这些段落没有给出这个数字。"])
+def test_refusal_with_a_marker_or_a_lead_is_still_a_refusal(assistant, reply):
+    model, _ = fake(reply)
+    answer = using(assistant, model).ask(QUESTION)
+    assert not answer.answerable and answer.backend == "llm" and answer.answer == REFUSAL_ZH
+
+
 @pytest.mark.parametrize("reply", ["《纲要》中没有提到这方面的内容。", "The passages do not mention this."])
 def test_model_refusal_of_an_english_question_is_in_english(assistant, reply):
     model, _ = fake(reply)
@@ -388,11 +395,12 @@ def test_openai_and_ollama_are_configured_from_the_environment(monkeypatch):
     model = chat_model(settings)
     assert type(model).__name__ == "ChatOpenAI" and model.model_name == "qwen2.5-7b-instruct"
     assert model.openai_api_base == "http://127.0.0.1:9/v1" and model.request_timeout == 7 and model.max_retries == 0
+    assert model.temperature == 0 and model.seed == SEED
     monkeypatch.setenv("ASSISTANT_LLM", "ollama")
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
     model = chat_model(Settings())
     assert type(model).__name__ == "ChatOllama" and model.base_url == "http://127.0.0.1:9"
-    assert model.client_kwargs["timeout"] == 7
+    assert model.client_kwargs["timeout"] == 7 and model.temperature == 0 and model.seed == SEED
 
 
 @pytest.mark.parametrize("env", [{"ASSISTANT_LLM": "gpt"}, {"ASSISTANT_LLM": "openai", "OPENAI_BASE_URL": "http://x/v1"},
