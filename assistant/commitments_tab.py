@@ -11,6 +11,7 @@ a chapter or kind that does not exist means "all".
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import html
 import os
@@ -36,10 +37,12 @@ MAX_SEARCH_CHARS = 100
 def build_commitments_tab(ledger: Ledger | None = None, downloads: Path | None = None) -> gr.Tab:
     """Add the tab to the Blocks being built and wire its events; returns the tab. CSV
     files go into `downloads` (app.py passes a folder inside its temporary folder, removed
-    on exit); without it, a new temporary folder."""
+    on exit); without it, a new temporary folder, removed when Python exits."""
     ledger = ledger or load_ledger()
     chapters = sorted({r.chapter for r in ledger.records})
-    downloads = Path(downloads) if downloads is not None else Path(tempfile.mkdtemp(prefix="commitments-"))
+    if downloads is None:  # built on its own (a test, a notebook): a folder removed when Python exits
+        downloads = Path(tempfile.mkdtemp(prefix="commitments-"))
+        atexit.register(shutil.rmtree, downloads, True)
     downloads.mkdir(parents=True, exist_ok=True)
     initial = select_records(ledger, "", ALL, ALL)
 
