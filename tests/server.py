@@ -77,6 +77,9 @@ def launch_server(index_dir: Path, feedback_db: Path, log: Path, env: dict[str, 
     environment = {**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir), "ASSISTANT_FEEDBACK_DB": str(feedback_db),
                    "ASSISTANT_FEEDBACK_URL": "",  # votes go to feedback_db, whatever this shell sets
                    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+                   # Answers in the server's own process: one engine to load, not one per core. The
+                   # worker pool has its own tests (test_api.py, which asks for workers).
+                   "ASSISTANT_WORKERS": "0",
                    **(env or {})}
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:  # appended: a restarted server keeps the first one's log
