@@ -257,14 +257,18 @@ def passage_numbers(chunk: Chunk) -> set[str]:
     may write it, and the numbers of where it sits (第二章 → 2, 指标6 → 6): what an answer
     citing it may say. "N万" is allowed where the passage writes 万 at all (an indicator row
     puts its unit in a column of its own)."""
-    text = unicodedata.normalize("NFKC", f"{chunk.label}\n{chunk.text}")
-    found = numbers_in(text) | numbers_in(arabic_years(text))
+    where = {str(n) for n in (chunk.chapter, chunk.section, chunk.indicator, chunk.glossary) if n is not None}
+    return stated_numbers(f"{chunk.label}\n{chunk.text}", where)
+
+
+def stated_numbers(text: str, extra: set[str] = frozenset()) -> set[str]:
+    """The numbers a plan text states (see passage_numbers), with `extra` ones beside them."""
+    text = unicodedata.normalize("NFKC", text)
+    found = numbers_in(text) | numbers_in(arabic_years(text)) | set(extra)
     for m in _CN_NUMERAL.finditer(text):
         if (value := cn_to_int(m.group(0))) is not None:
             found.add(str(value))
-    found |= {str(n) for n in (chunk.chapter, chunk.section, chunk.indicator, chunk.glossary) if n is not None}
-    found |= {n + mag for n in set(found) for mag in "万亿" if mag in text}
-    return found
+    return found | {n + mag for n in found for mag in "万亿" if mag in text}
 
 
 # -- named things ----------------------------------------------------------------
@@ -317,29 +321,21 @@ def holding_quote(chunk: Chunk, claim: str) -> str:
         return chunk.text
     found = [s.strip() for s in split_sentences(chunk.text) if s.strip()] or [chunk.text.strip()]
     wanted = quantities(claim)
-    names = named_things(claim) if _CJK.search(claim) else []
+    names = named_things(claim)
     pairs = _pairs(claim)
-
-    def numbers(sentence: str) -> set[str]:
-        return passage_numbers(Chunk("", None, None, None, None, "", "", sentence))
 
     def score(sentence: str) -> tuple[int, int, float]:
         own = _pairs(sentence)
         overlap = len(pairs & own) / (len(own) ** 0.5 or 1.0)
-        return len(wanted & numbers(sentence)), sum(_holds(sentence, n) for n in names), overlap
+        return len(wanted & stated_numbers(sentence)), sum(_holds(sentence, n) for n in names), overlap
 
     best = max(found, key=score)  # max keeps the first of equals: plan order
     span = [best]
-    for number in sorted(wanted - numbers(best)):
-        holder = next((s for s in found if number in numbers(s)), None)
+    for number in sorted(wanted - stated_numbers(best)):
+        holder = next((s for s in found if number in stated_numbers(s)), None)
         if holder and holder not in span:
             span.append(holder)
     return _span(chunk.text, span)
-
-
-def best_sentence(chunk: Chunk, claim: str) -> str:
-    """The sentence (or span) of the passage that holds the claim (kept for callers of the old name)."""
-    return holding_quote(chunk, claim)
 
 
 def _span(text: str, parts: list[str]) -> str:
