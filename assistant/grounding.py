@@ -7,9 +7,9 @@ sentence. Whatever it writes, the answer that leaves here satisfies:
   something may stand without one: it states no fact);
 - every number in a sentence occurs in a passage the sentence cites (full-width digits,
   Chinese numerals and years in Chinese digits normalised; 万 and 亿 must be the
-  passage's too; a count of the passages it cites is allowed), and so does every named thing: quoted terms, places of the gazetteer,
-  proper names by part of speech or by their suffix (公园, 医院), the plan's own terms
-  (indicator names, glossary terms);
+  passage's too; a count of the passages it cites is allowed), and so does every named
+  thing: quoted terms, places of the gazetteer, proper names by part of speech or by
+  their suffix (公园, 医院), the plan's own terms (indicator names, glossary terms);
 - a sentence that fails is dropped (`Grounded.dropped` says why); an answer left with no
   substantive sentence (empty, markers only, a copy of the passages) is `Ungrounded`,
   and the caller falls back to the extractive answer;
@@ -17,8 +17,8 @@ sentence. Whatever it writes, the answer that leaves here satisfies:
   marked with it (the span of sentences when the fact is spread over several); markers
   are renumbered to the order of the citations ([1] is the first citation).
 
-A reply that cites nothing and says the passages do not answer is a refusal
-(`refuses`): the caller honours it rather than grounding it.
+A reply whose every sentence says the passages do not answer (marked or not) is a
+refusal (`refuses`): the caller honours it rather than grounding it.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ _NO_SUPPORT = re.compile(
     r"|not mention|doesn't mention|does not (?:say|contain|give|provide|include|cover|specify)|no (?:information|mention|figure|data)"
     r"|not (?:covered|addressed|provided|specified)|cannot be answered|can't be answered|cannot answer|unable to answer", re.I)
 
+_CONTRAST = re.compile(r"但|只|仅|而是|不过|\b(?:but|only|however|instead)\b", re.I)
+
 
 class Ungrounded(ValueError):
     """The answer cannot be shown as it is; the message says why (it becomes Answer.fallback)."""
@@ -95,7 +97,13 @@ def refuses(answer: str, count: int) -> bool:
     content says what the plan lacks (a marker put on such a sentence does not make it an answer)."""
     parsed = [_sentence(s, count) for s in sentences(answer)]
     said = [s for s in parsed if substantive(s.body)]
-    return bool(said) and all(_NO_SUPPORT.search(s.body) for s in said)
+    return bool(said) and all(_says_lacking(s) for s in said)
+
+
+def _says_lacking(s: _Sentence) -> bool:
+    """A sentence that says what the plan lacks and nothing else; "没有给出目标值，只提出…[1]"
+    goes on to answer from the passage it cites."""
+    return bool(_NO_SUPPORT.search(s.body)) and not (s.cites and _CONTRAST.search(s.body))
 
 
 def ground(answer: str, passages: list[Chunk]) -> Grounded:

@@ -360,6 +360,13 @@ def test_refusal_with_a_marker_or_a_lead_is_still_a_refusal(assistant, reply):
     assert not answer.answerable and answer.backend == "llm" and answer.answer == REFUSAL_ZH
 
 
+def test_saying_what_is_missing_and_then_answering_is_an_answer(assistant):
+    n = passage_number(assistant, QUESTION, "指标6")
+    model, _ = fake(f"《纲要》没有给出逐年的数字，只给出高新技术企业数2025年达到600家。[{n}]")
+    answer = using(assistant, model).ask(QUESTION)
+    assert answer.answerable and answer.backend == "llm" and answer.answer.endswith("600家。[1]")
+
+
 @pytest.mark.parametrize("reply", ["《纲要》中没有提到这方面的内容。", "The passages do not mention this."])
 def test_model_refusal_of_an_english_question_is_in_english(assistant, reply):
     model, _ = fake(reply)
