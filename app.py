@@ -43,7 +43,7 @@ from assistant.faults import EXIT_MODEL_UNAVAILABLE, CannotListen, CannotWrite, 
 from assistant.feedback import FeedbackStore, open_store, store_target  # noqa: E402
 from assistant.web_guard import (Guard, LineLimit, QueueGuard, ServerLimits, TempFolder,  # noqa: E402
                                  expire_idle_sessions, exposure_warning, host_allow_list, wait_until_stopped)
-from assistant.workers import EnginePool, PooledAssistant, default_workers  # noqa: E402
+from assistant.workers import PooledAssistant, default_workers, start_pool  # noqa: E402
 
 log = logging.getLogger("app")
 
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.status
     # Answers are computed in worker processes (assistant/workers.py); the page and the JSON API
     # (assistant/api.py, /api/ask, outside Gradio's queue) both send their questions there.
-    assistant = PooledAssistant(assistant, EnginePool(settings, args.workers) if args.workers > 0 else None)
+    assistant = PooledAssistant(assistant, start_pool(settings, args.workers))
     api = JsonApi(assistant, settings)
     page = ChatPage(assistant, store, settings)
     page.warm_up()

@@ -206,8 +206,9 @@ class JsonApi:
         if rate > 0:
             client = request.client.host if request.client else "?"
             now = time.monotonic()
-            tokens, last = self._buckets.get(client, (2 * rate, now))
-            tokens = min(2 * rate, tokens + (now - last) * rate)
+            burst = max(1.0, 2 * rate)
+            tokens, last = self._buckets.get(client, (burst, now))
+            tokens = min(burst, tokens + (now - last) * rate)
             if tokens < 1:
                 self._buckets[client] = (tokens, now)
                 wait = max(1, math.ceil((1 - tokens) / rate))

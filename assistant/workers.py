@@ -61,7 +61,12 @@ class _Worker:
         _write(self.process.stdin, replace(settings, threads=1))  # one BLAS thread each: one core each
 
     def wait_ready(self, timeout: float) -> None:
-        kind, *_ = self.receive(timeout)
+        try:
+            kind, *_ = self.receive(timeout)
+        except TimeoutError:
+            raise WorkerFailed(f"worker {self.pid} did not start within {timeout:.0f} s") from None
+        except (EOFError, OSError, pickle.UnpicklingError, ValueError):
+            raise WorkerFailed(f"worker {self.pid} stopped while starting (its error is in the log above)") from None
         if kind != "ready":
             raise WorkerFailed(f"worker {self.pid} did not start")
 
@@ -192,6 +197,18 @@ class EnginePool:
             worker.stop()
 
 
+def start_pool(settings: Settings, workers: int) -> EnginePool | None:
+    """`workers` answer workers, or None (answer in this process) for 0 or when they cannot
+    start: the server still serves, a little slower, and says so in one log line."""
+    if workers <= 0:
+        return None
+    try:
+        return EnginePool(settings, workers)
+    except (WorkerFailed, OSError) as error:
+        log.warning("answer workers did not start (%s); answering in the server process", error)
+        return None
+
+
 class PooledAssistant:
     """A loaded PlanAssistant whose `ask` runs in an EnginePool; everything else (the
     outline, the ledger, streaming LLM answers) is the local engine's."""
@@ -259,6 +276,9 @@ def serve() -> int:
     settings = _read(requests)
     if settings is None:
         return 0
+    from assistant.jieba_cache import load_dictionary
+
+    load_dictionary()
     from assistant.engine import PlanAssistant
 
     assistant = PlanAssistant.load(settings)

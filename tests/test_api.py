@@ -172,3 +172,19 @@ def test_server_answers_many_clients_at_once_through_its_workers(server):
     status, _, body = post(server.url + "api/ask", b"{")
     assert status == 400 and body["error"]
     assert "Traceback" not in server.log_tail(100_000)
+
+
+def test_a_slow_rate_still_lets_one_request_through(assistant):
+    limited = client_for(JsonApi(assistant, limits=ApiLimits(rate_per_client=0.2)))
+    codes = [limited.post("/api/ask", json={"question": "养老床位要达到多少？"}).status_code for _ in range(2)]
+    assert codes == [200, 429]
+
+
+def test_workers_that_cannot_start_leave_answering_in_process(settings, tmp_path):
+    from dataclasses import replace
+
+    from assistant.workers import start_pool
+
+    assert start_pool(settings, 0) is None
+    broken = replace(settings, plan_path=tmp_path / "no-such-plan.txt")  # every worker fails to load
+    assert start_pool(broken, 1) is None

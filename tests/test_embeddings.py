@@ -75,3 +75,30 @@ def test_any_other_model_stays_a_sentence_transformer():
     assert sentence_transformer(model) is model
     vectors = embed(model, ["a test sentence", "another one"])
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+
+
+JIEBA = """
+import json, sys
+from pathlib import Path
+import jieba
+from assistant.jieba_cache import load_dictionary
+load_dictionary(Path(sys.argv[1]))
+print(json.dumps({"from_cache": jieba.dt.tmp_dir is None, "total": jieba.dt.total,
+                  "tokens": [jieba.lcut_for_search(t) for t in json.loads(sys.argv[2])]}, ensure_ascii=False))
+"""
+
+
+def test_jieba_dictionary_from_the_project_cache_segments_as_jieba_does(tmp_path):
+    import jieba
+
+    texts = ["2025年高新技术企业要达到多少家？", "家庭医生签约服务覆盖率", "租赁住房要建多少？", "How many parks?"]
+    runs = [json.loads(subprocess.run([sys.executable, "-c", JIEBA, str(tmp_path), json.dumps(texts)], cwd=ROOT,
+                                      capture_output=True, text=True, check=True, timeout=120).stdout)
+            for _ in range(2)]
+    assert [run["from_cache"] for run in runs] == [False, True]  # jieba wrote it, then it was read in one piece
+    assert (tmp_path / f"jieba-{jieba.__version__}.cache").exists()
+    jieba.initialize()
+    fresh = jieba.Tokenizer()  # jieba's own load of its default dictionary, in this process
+    fresh.initialize()
+    assert runs[0]["total"] == runs[1]["total"] == fresh.total
+    assert runs[0]["tokens"] == runs[1]["tokens"] == [list(fresh.cut_for_search(t)) for t in texts]
