@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gradio-client", action="store_true",
                         help="chat users are gradio_client Clients (about 0.1 s of client CPU a question, on the "
                              "server's machine) instead of browser-like ones speaking the queue protocol")
-    parser.add_argument("--workers", type=int, help="the server's answer workers (default: app.py's)")
+    parser.add_argument("--workers", type=int, help="the server's answer workers (default: app.py's, one per core)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
     if min(args.clients, args.chat_clients) < 1 or min(args.seconds, args.chat_seconds) <= 0:
@@ -269,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.config import Settings
 
     questions = eval_questions()
-    env = {"ASSISTANT_FEEDBACK_URL": ""} | ({"ASSISTANT_WORKERS": str(args.workers)} if args.workers is not None else {})
+    from assistant.workers import default_workers
+
+    # The server as `make run` starts it (tests/server.py's own default is no workers).
+    workers = args.workers if args.workers is not None else default_workers()
+    env = {"ASSISTANT_FEEDBACK_URL": "", "ASSISTANT_WORKERS": str(workers)}
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="load-") as tmp:
         log = Path(tmp) / "server.log"
