@@ -163,12 +163,18 @@ class JsonApi:
         try:
             try:
                 question, history = self._parse(await self._body(request))
-                body = await asyncio.get_running_loop().run_in_executor(self._executor, self._answer, question, history)
+                pool = self.assistant.pool if isinstance(self.assistant, PooledAssistant) else None
+                if pool is not None:  # straight into the workers' line, no thread of ours waiting
+                    body = await asyncio.wait_for(asyncio.wrap_future(pool.submit(question, history, as_json=True)),
+                                                  pool.deadline_s)
+                else:
+                    body = await asyncio.get_running_loop().run_in_executor(self._executor, self._answer, question,
+                                                                            history)
             except RequestRefused as error:
                 return _error(error.status, str(error))
             except BadQuestion as error:
                 return _error(400, f"bad question: {error}")
-            except Overloaded:
+            except (Overloaded, asyncio.TimeoutError):
                 return _error(503, "busy: too many questions at once, try again shortly", self.limits.retry_after_s)
             except WorkerFailed as error:
                 return _error(503, f"{error}; try again shortly", self.limits.retry_after_s)

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
 from assistant.config import ROOT, Settings
@@ -104,14 +106,16 @@ class _Worker:
 
 
 class EnginePool:
-    """`workers` engine processes answering questions one at a time each."""
+    """`workers` engine processes answering questions one at a time each, strictly in the
+    order the questions came: one line of waiting questions, and one thread per worker
+    that takes the oldest and hands it to its process."""
 
     def __init__(self, settings: Settings, workers: int, wait_s: float = 5.0, answer_s: float = 30.0) -> None:
         self.settings = settings
         self.size = workers
         self.wait_s = wait_s
         self.answer_s = answer_s
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -126,7 +130,7 @@ class EnginePool:
             raise
         for worker in workers_:
             self._all.add(worker)
-            self._idle.put(worker)
+            threading.Thread(target=self._serve, args=(worker,), daemon=True, name="answer-dispatch").start()
         log.info("%d answer workers ready in %.1f s", workers, time.perf_counter() - started)
 
     @property
@@ -135,64 +139,92 @@ class EnginePool:
         with self._lock:
             return sum(1 for w in self._all if w.process.poll() is None)
 
+    @property
+    def deadline_s(self) -> float:
+        """The longest a submitted question can take: waiting, then answering."""
+        return self.wait_s + self.answer_s + 1
+
+    def submit(self, question: str, history: list[Turn] | None = None, as_json: bool = False) -> Future:
+        """A future of the answer (an Answer, or its JSON bytes with as_json). It fails with
+        BadQuestion as the engine raises it; Overloaded when it waited wait_s for a worker;
+        WorkerFailed when its worker died or hung, or none is running."""
+        future: Future = Future()
+        if self._closed or not self.ready:
+            future.set_exception(WorkerFailed("no answer worker is running"))
+        else:
+            self._jobs.put((time.monotonic(), question, list(history or []), as_json, future))
+        return future
+
     def ask(self, question: str, history: list[Turn] | None = None) -> Answer:
-        """The engine's answer, computed in a worker. BadQuestion as the engine raises it;
-        Overloaded when no worker is free within wait_s; WorkerFailed when it died or hung."""
-        return self._ask(question, history, as_json=False)
+        """The engine's answer, computed in a worker (waiting for it)."""
+        return self._result(self.submit(question, history))
 
     def ask_json(self, question: str, history: list[Turn] | None = None) -> bytes:
         """The answer as the UTF-8 JSON object of CONTRACT §1, written by the worker: the
         server process then only forwards bytes."""
-        return self._ask(question, history, as_json=True)
+        return self._result(self.submit(question, history, as_json=True))
 
-    def _ask(self, question: str, history: list[Turn] | None, as_json: bool):
+    def _result(self, future: Future):
         try:
-            worker = self._idle.get(timeout=self.wait_s)
-        except queue.Empty:
-            raise Overloaded(f"all {self.size} workers busy for {self.wait_s:.0f} s") from None
-        try:
-            kind, value = worker.ask(question, history or [], as_json, self.answer_s)
-        except TimeoutError:
-            self._replace(worker, f"took longer than {self.answer_s:.0f} s")
-            raise WorkerFailed("the answer took too long") from None
-        except (EOFError, OSError, pickle.UnpicklingError, ValueError):
-            self._replace(worker, "died")
-            raise WorkerFailed("the answer worker stopped") from None
-        self._idle.put(worker)
-        if kind == "ok":
-            return value
-        if kind == "bad":
-            raise BadQuestion(value)
-        raise RuntimeError(f"answering failed in worker {worker.pid}: {value}")
+            return future.result(timeout=self.deadline_s)
+        except FutureTimeout:
+            raise Overloaded(f"no answer within {self.deadline_s:.0f} s") from None
 
-    def _replace(self, worker: _Worker, why: str) -> None:
+    def _serve(self, worker: _Worker) -> None:
+        """One worker's thread: the oldest waiting question, answered by its process, until closed."""
+        while (job := self._jobs.get()) is not None:
+            queued_at, question, history, as_json, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            if time.monotonic() - queued_at > self.wait_s:
+                future.set_exception(Overloaded(f"waited more than {self.wait_s:.0f} s for a worker"))
+                continue
+            try:
+                kind, value = worker.ask(question, history, as_json, self.answer_s)
+            except TimeoutError:
+                future.set_exception(WorkerFailed("the answer took too long"))
+                worker = self._replace(worker, f"took longer than {self.answer_s:.0f} s")
+            except (EOFError, OSError, pickle.UnpicklingError, ValueError):
+                future.set_exception(WorkerFailed("the answer worker stopped"))
+                worker = self._replace(worker, "died")
+            else:
+                if kind == "ok":
+                    future.set_result(value)
+                elif kind == "bad":
+                    future.set_exception(BadQuestion(value))
+                else:
+                    future.set_exception(RuntimeError(f"answering failed in worker {worker.pid}: {value}"))
+            if worker is None:
+                return
+
+    def _replace(self, worker: _Worker, why: str) -> _Worker | None:
+        """A new process in place of `worker` (None when closing or when it cannot start)."""
         log.warning("answer worker %d %s; starting another", worker.pid, why)
         worker.stop(kill=True)
         with self._lock:
             self._all.discard(worker)
             if self._closed:
-                return
-        threading.Thread(target=self._start_one, daemon=True, name="answer-worker-start").start()
-
-    def _start_one(self) -> None:
+                return None
         try:
-            worker = _Worker(self.settings)
-            worker.wait_ready(START_TIMEOUT)
-        except Exception:
+            new = _Worker(self.settings)
+            new.wait_ready(START_TIMEOUT)
+        except Exception:  # noqa: BLE001 — one line; the other workers carry on
             log.exception("an answer worker failed to start")
-            return
+            return None
         with self._lock:
             if self._closed:
-                worker.stop()
-                return
-            self._all.add(worker)
-        self._idle.put(worker)
+                new.stop()
+                return None
+            self._all.add(new)
+        return new
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             workers = list(self._all)
             self._all.clear()
+        for _ in workers:
+            self._jobs.put(None)
         for worker in workers:
             worker.stop()
 
