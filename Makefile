@@ -43,8 +43,9 @@ postgres-deps:
 test: install browser-deps postgres-deps
 	$(PY) -m pytest -q
 
+# make eval LLM_URL=http://127.0.0.1:8080/v1 [LLM_MODEL=name]: the LLM composer through that server as well
 eval: install
-	$(PY) -m eval
+	$(PY) -m eval $(if $(LLM_URL),--llm $(LLM_URL)) $(if $(LLM_MODEL),--llm-model $(LLM_MODEL))
 
 bench: install
 	$(PY) -m bench

@@ -127,6 +127,7 @@ class LLMComposer:
         # When the model's part of each question began (condense), for stream to go on from.
         self._begun: dict[int, tuple[Question, float]] = {}
         self._lock = threading.Lock()
+        self.sentences_dropped = 0  # by grounding, over all answers so far (python -m eval --llm reports it)
 
     def stream(self, question: Question, found: Found, extractive: Answer, failure: str | None = None,
                streaming: bool = True) -> Iterator[str | Answer]:
@@ -158,6 +159,8 @@ class LLMComposer:
             return
         for dropped in grounded.dropped:
             log.info("sentence dropped from the LLM answer (%s): %s", dropped.reason, dropped.sentence)
+        with self._lock:
+            self.sentences_dropped += len(grounded.dropped)
         yield replace(extractive, answer=grounded.text, citations=grounded.citations, backend="llm")
 
     def condense(self, question: Question) -> tuple[str | None, str | None]:

@@ -2,6 +2,12 @@
 
     python -m eval [--set dev|blind|all] [--file F.jsonl] [--mode hybrid|dense|bm25]
                    [--no-lexicon] [--failures] [--json results.json]
+                   [--llm URL [--llm-model NAME] [--llm-timeout S]]
+
+With --llm (or ASSISTANT_LLM set, assistant/config.py) the LLM composer writes the
+answers through the OpenAI-compatible server at URL, and a second table says per
+category how many answers the model wrote, how many it refused, why the others fell
+back to the extractive answer, and how many sentences grounding dropped.
 
 eval/dev.jsonl is for tuning (its failures may be read); eval/blind.jsonl was written
 without seeing the engine and is only ever scored (eval/README.md): never read its
@@ -17,6 +23,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from assistant.config import Settings
 from assistant.engine import PlanAssistant
 from assistant.expansion import LEXICON_OFF
 from assistant.types import Turn
@@ -26,14 +33,48 @@ HERE = Path(__file__).resolve().parent
 SETS = {"dev": HERE / "dev.jsonl", "blind": HERE / "blind.jsonl"}
 
 
+# Why an LLM answer fell back, in a few words: the start of Answer.fallback, or what it says.
+FALLBACKS = {"timeout": "timeout", "busy": "busy", "connection": "connection", "model error": "model error",
+             "numbers": "number", "names": "name", "cites no passage": "no marker", "markers only": "no sentence",
+             "copies": "copy", "empty": "empty", "no support": "no support"}
+
+
 def run(assistant: PlanAssistant, items) -> list[Score]:
     scores = []
     for item in items:
         history = [Turn(t["role"], t["content"]) for t in item.history]
+        dropped = assistant.llm.sentences_dropped if assistant.llm else 0
         answer = assistant.ask(item.question, history).to_dict()
         scores.append(score(item, answer))
         scores[-1].answer = answer  # kept for --failures and the quote check
+        scores[-1].dropped = (assistant.llm.sentences_dropped - dropped) if assistant.llm else 0
     return scores
+
+
+def fallback_kind(reason: str) -> str:
+    return next((kind for words, kind in FALLBACKS.items() if words in reason), "other")
+
+
+def llm_table(scores: list[Score], title: str) -> str:
+    """Per category: answers, correct, written by the model, refused by it, fallbacks by
+    reason, sentences dropped by grounding."""
+    by_category: dict[str, list[Score]] = defaultdict(list)
+    for s in scores:
+        by_category[s.item.category].append(s)
+    rows = [title, "| category | n | correct | by the model | model refusals | fallbacks | sentences dropped |",
+            "|---|---|---|---|---|---|---|"]
+    for name in sorted(by_category) + ["ALL"]:
+        group = scores if name == "ALL" else by_category[name]
+        model = [s for s in group if s.answer["backend"] == "llm"]
+        reasons = defaultdict(int)
+        for s in group:
+            if s.answer["fallback"]:
+                reasons[fallback_kind(s.answer["fallback"])] += 1
+        fallbacks = ", ".join(f"{kind} {n}" for kind, n in sorted(reasons.items(), key=lambda kv: -kv[1])) or "–"
+        rows.append(f"| {name} | {len(group)} | {sum(s.correct for s in group) / len(group):.2f} | "
+                    f"{len(model) / len(group):.2f} | {sum(not s.answer['answerable'] for s in model)} | "
+                    f"{fallbacks} | {sum(s.dropped for s in group)} |")
+    return "\n".join(rows)
 
 
 def table(scores: list[Score], title: str) -> str:
@@ -72,9 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-lexicon", action="store_true", help="without query expansion (its weight, for the table)")
     parser.add_argument("--failures", action="store_true", help="list the dev items answered wrongly")
     parser.add_argument("--json", type=Path, help="write every answer and score here")
+    parser.add_argument("--llm", metavar="URL", help="answer through the LLM composer and this OpenAI-compatible server")
+    parser.add_argument("--llm-model", default=os.environ.get("ASSISTANT_LLM_MODEL") or "default",
+                        help="the model name the server knows")
+    parser.add_argument("--llm-timeout", type=float, help="seconds for the model's part of each answer")
     args = parser.parse_args(argv)
 
-    assistant = PlanAssistant.load()
+    settings = Settings()
+    if args.llm:
+        settings = Settings(llm="openai", openai_base_url=args.llm, llm_model=args.llm_model,
+                            openai_api_key=os.environ.get("OPENAI_API_KEY") or "unused",
+                            llm_timeout=args.llm_timeout or settings.llm_timeout)
+    assistant = PlanAssistant.load(settings)
     assistant.retrieval_mode = args.mode
     if args.no_lexicon:
         os.environ[LEXICON_OFF] = "1"
@@ -85,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         all_scores += scores
         lexicon = ", lexicon off" if args.no_lexicon else ""
         print(table(scores, f"\n## {name} ({len(scores)} items, retrieval: {args.mode}{lexicon})"))
+        if assistant.llm:
+            print(llm_table(scores, f"\n### {name}: the LLM composer ({settings.llm_model} at "
+                                    f"{settings.openai_base_url or settings.ollama_host or settings.llm})"))
     if args.sets == "all" and not args.file:
         from eval.commitments import commitments_report
 

@@ -70,6 +70,16 @@ def passage_number(assistant, question: str, label: str, history=None) -> int:
     return next(n for n, text in enumerate(labels, 1) if label in text)
 
 
+def extra_seconds(with_model, extractive) -> float:
+    """How much longer an answer through the model takes than the extractive one, each timed
+    right after the other: retrieval's share, which grows when the machine is busy, cancels out."""
+    start = time.monotonic()
+    extractive()
+    middle = time.monotonic()
+    with_model()
+    return (time.monotonic() - middle) - (middle - start)
+
+
 def final(items) -> Answer:
     items = list(items)
     assert isinstance(items[-1], Answer) and not any(isinstance(i, Answer) for i in items[:-1])
@@ -580,12 +590,13 @@ def test_openai_number_no_passage_contains_falls_back(assistant, server, streami
 def test_openai_timeout_falls_back_quickly(assistant, server, streaming, delay, stall):
     server.reply, server.delay, server.stall = answer_600, delay, stall
     llm = openai_assistant(assistant, server.url, timeout=0.5)
-    start = time.monotonic()
-    answer = final(llm.stream(QUESTION)) if streaming else llm.ask(QUESTION)
-    elapsed = time.monotonic() - start
+    answers = []
+    extra = extra_seconds(lambda: answers.append(final(llm.stream(QUESTION)) if streaming else llm.ask(QUESTION)),
+                          lambda: assistant.ask(QUESTION))
+    answer, = answers
     assert answer.backend == "extractive" and answer.fallback.startswith("timeout")
     assert answer.answerable and answer.citations[0].indicator == 6
-    assert elapsed < 2.0, elapsed
+    assert extra < 0.5 + 1.0, extra
 
 
 def test_unreachable_server_falls_back(assistant, server):
@@ -593,10 +604,12 @@ def test_unreachable_server_falls_back(assistant, server):
     server.shutdown()
     server.server_close()
     history = [Turn("user", "医疗方面要建哪些新项目？"), Turn("assistant", "……")]
-    start = time.monotonic()
-    answer = openai_assistant(assistant, url, timeout=5).ask("那养老呢？", history)
+    answers = []
+    extra = extra_seconds(lambda: answers.append(openai_assistant(assistant, url, timeout=5).ask("那养老呢？", history)),
+                          lambda: assistant.ask("那养老呢？", history))
+    answer, = answers
     assert answer.backend == "extractive" and answer.fallback.startswith("connection")
-    assert answer.citations and time.monotonic() - start < 3
+    assert answer.citations and extra < 1.5, extra
 
 
 @pytest.mark.parametrize("question", [INJECTION, FAKE_PASSAGE])
@@ -676,10 +689,11 @@ def test_openai_trickling_stream_is_cut_at_the_deadline_and_closed_upstream(assi
     server.reply = lambda messages: answer_600(messages) * 20  # 3 characters every 0.1 s: about 30 s
     server.trickle = 0.1
     llm = openai_assistant(assistant, server.url, timeout=0.5)
-    start = time.monotonic()
-    answer = final(llm.stream(QUESTION))
+    answers = []
+    extra = extra_seconds(lambda: answers.append(final(llm.stream(QUESTION))), lambda: assistant.ask(QUESTION))
+    answer, = answers
     assert answer.backend == "extractive" and answer.fallback.startswith("timeout")
-    assert time.monotonic() - start < 1.5
+    assert extra < 0.5 + 1.0, extra
     for _ in range(30):  # the worker closes the request at the next chunk; the server notices at its next write
         if server.abandoned:
             break
@@ -692,10 +706,12 @@ def test_openai_deadline_covers_condensing_and_answering_together(assistant, ser
     server.reply = lambda messages: ("养老方面要建哪些新项目？" if "对话" in messages[-1]["content"]
                                      else "《纲要》提出优化养老机构布局。[1]")
     server.delay = 0.6  # each call alone is within the 1 s timeout; both together are not
-    start = time.monotonic()
-    answer = openai_assistant(assistant, server.url, timeout=1.0).ask("那养老呢？", history)
+    answers = []
+    extra = extra_seconds(lambda: answers.append(openai_assistant(assistant, server.url, timeout=1.0).ask("那养老呢？", history)),
+                          lambda: assistant.ask("那养老呢？", history))
+    answer, = answers
     assert answer.backend == "extractive" and answer.fallback.startswith("timeout")
-    assert len(server.requests) == 2 and time.monotonic() - start < 2.0
+    assert len(server.requests) == 2 and extra < 1.0 + 1.0, extra
 
 
 def test_openai_one_request_at_a_time_others_wait_within_their_deadline(assistant, server):
@@ -709,10 +725,14 @@ def test_openai_one_request_at_a_time_others_wait_within_their_deadline(assistan
 def test_openai_busy_server_gives_the_extractive_answer_at_the_deadline(assistant, server):
     server.reply, server.delay = answer_600, 3.0
     llm = openai_assistant(assistant, server.url, timeout=0.5)
-    start = time.monotonic()
-    with ThreadPoolExecutor(3) as pool:
-        answers = list(pool.map(lambda _: llm.ask(QUESTION), range(3)))
-    assert time.monotonic() - start < 2.0 and server.most_at_once == 1
+    answers = []
+
+    def three(engine):
+        with ThreadPoolExecutor(3) as pool:
+            return list(pool.map(lambda _: engine.ask(QUESTION), range(3)))
+
+    extra = extra_seconds(lambda: answers.extend(three(llm)), lambda: three(assistant))
+    assert extra < 0.5 + 1.5 and server.most_at_once == 1, extra
     # The first times out; the others wait for its slot (busy) or get it too late (timeout).
     assert all(a.fallback.split(":")[0] in ("busy", "timeout") for a in answers)
     assert all(a.answerable and a.citations[0].indicator == 6 for a in answers)
@@ -722,10 +742,38 @@ def test_no_free_request_slot_before_the_deadline_is_busy(assistant, server):
     server.reply = answer_600
     llm = openai_assistant(assistant, server.url, timeout=0.5)
     llm.llm._slots.acquire()  # the one slot, held by another question's request
+    answers = []
     try:
-        start = time.monotonic()
-        answer = final(llm.stream(QUESTION))
+        extra = extra_seconds(lambda: answers.append(final(llm.stream(QUESTION))), lambda: assistant.ask(QUESTION))
     finally:
         llm.llm._slots.release()
+    answer, = answers
     assert answer.backend == "extractive" and answer.fallback.startswith("busy") and server.requests == []
-    assert time.monotonic() - start < 1.5
+    assert extra < 0.5 + 1.0, extra
+
+
+def test_eval_reports_what_the_llm_composer_did(assistant, server):
+    from eval.__main__ import llm_table, run
+    from eval.scoring import Item
+
+    def reply(messages):
+        asked = messages[-1]["content"].split("<<<")[-1]  # the question, after the passages
+        if "养老床位" in asked:
+            return "《纲要》中没有提到这方面的内容。"
+        if "每万人发明专利" in asked:
+            return "每万人发明专利拥有量2025年达到96件。[1]"
+        return answer_600(messages) + "区长陈华负责此事。[1]"
+
+    server.reply = reply
+    items = [Item(id=str(n), category=c, split="dev", question=q, history=[], answerable=True,
+                  expected_facts=[f], expected_citations=[{"indicator": i}])
+             for n, (c, q, f, i) in enumerate([("indicator", QUESTION, "600", 6),
+                                               ("indicator", "每万人发明专利拥有量2025年要达到多少？", "95", 9),
+                                               ("number", BEDS, "850", None)])]
+    scores = run(openai_assistant(assistant, server.url), items)
+    assert [s.answer["backend"] for s in scores] == ["llm", "extractive", "llm"]
+    assert [s.dropped for s in scores] == [1, 0, 0] and [s.correct for s in scores] == [True, True, False]
+    text = llm_table(scores, "LLM")
+    assert "| indicator | 2 | 1.00 | 0.50 | 0 | number 1 | 1 |" in text
+    assert "| number | 1 | 0.00 | 1.00 | 1 | – | 0 |" in text
+    assert "| ALL | 3 | 0.67 | 0.67 | 1 | number 1 | 1 |" in text
