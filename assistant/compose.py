@@ -56,7 +56,7 @@ def english_label(chunk: Chunk) -> str:
 def refusal(question: Question, found: Found) -> Answer:
     return Answer(question=question.raw, answer=found.verdict.reason, answerable=False,
                   sources=[source_for(h) for h in found.hits], standalone_question=found.reading.text,
-                  language=question.language, unmet=found.verdict.unmet)
+                  language=question.language, unmet=found.verdict.unmet, refused_by="verdict")
 
 
 class ExtractiveComposer:

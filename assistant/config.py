@@ -30,6 +30,8 @@ class Settings:
     # OpenAI-compatible server) or "ollama"; see assistant/llm.py.
     llm: str = field(default_factory=lambda: os.environ.get("ASSISTANT_LLM", "none").strip().lower() or "none")
     llm_model: str = field(default_factory=lambda: os.environ.get("ASSISTANT_LLM_MODEL", ""))
+    # Model requests sent at once by one server; more wait within their deadline or get the extractive answer.
+    llm_concurrency: int = field(default_factory=lambda: max(1, _env_int("ASSISTANT_LLM_CONCURRENCY", 1)))
     llm_timeout: float = field(default_factory=lambda: float(os.environ.get("ASSISTANT_LLM_TIMEOUT", 20)))  # seconds
     # Each backend's usual variables; None leaves the client's own default.
     openai_base_url: str | None = field(default_factory=lambda: os.environ.get("OPENAI_BASE_URL") or None)

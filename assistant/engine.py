@@ -65,7 +65,7 @@ class PlanAssistant:
         passages = Passages(index)
         table = IndicatorTable(index.chunks)
         composer = ExtractiveComposer(passages, table, ledger)
-        llm = LLMComposer(chat, settings.llm_timeout) if chat is not None else None
+        llm = LLMComposer(chat, settings.llm_timeout, concurrency=settings.llm_concurrency) if chat is not None else None
         return cls(settings, model, index, outline, ledger, passages, table, composer, llm=llm)
 
     def question(self, raw: str, history: list[Turn] | None = None) -> Question:

@@ -161,7 +161,8 @@ class LLMComposer:
             log.info("sentence dropped from the LLM answer (%s): %s", dropped.reason, dropped.sentence)
         with self._lock:
             self.sentences_dropped += len(grounded.dropped)
-        yield replace(extractive, answer=grounded.text, citations=grounded.citations, backend="llm")
+        yield replace(extractive, answer=grounded.text, citations=grounded.citations, backend="llm",
+                      dropped=[f"{d.reason}: {d.sentence}" for d in grounded.dropped])
 
     def condense(self, question: Question) -> tuple[str | None, str | None]:
         """The question to retrieve with (None: the rule-based rewrite), and why the model
@@ -276,7 +277,7 @@ class LLMComposer:
         """The model found no answer in the passages: honoured, in the question's language."""
         log.info("the model refused; its refusal stands")
         return replace(base, answer=REFUSAL_EN if question.english else REFUSAL_ZH, answerable=False,
-                       citations=[], backend="llm", fallback=None)
+                       citations=[], backend="llm", fallback=None, refused_by="model")
 
     @staticmethod
     def _fallback(base: Answer, reason: str) -> Answer:

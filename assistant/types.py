@@ -132,6 +132,8 @@ class Answer:
     backend: str = "extractive"  # or "llm" (assistant/llm.py)
     fallback: str | None = None  # why the LLM answer was replaced by this extractive one
     unmet: str | None = None  # for a refusal: which constraint of the question the plan does not meet
+    refused_by: str | None = None  # for a refusal: "verdict" (refusal.py) or "model" (the LLM found no answer)
+    dropped: list[str] = field(default_factory=list)  # LLM sentences grounding dropped, each "reason: sentence"
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -147,6 +147,7 @@ def test_model_refusal_is_honoured_not_replaced_by_the_extractive_answer(assista
     answer = using(assistant, model).ask(QUESTION)
     assert not answer.answerable and answer.backend == "llm" and answer.fallback is None
     assert answer.answer == REFUSAL_ZH and answer.citations == [] and "600" not in answer.answer
+    assert answer.refused_by == "model"
 
 
 @pytest.mark.parametrize("question,rate", [("现在公积金贷款利率是多少？", "利率"), ("家庭医生签约率的目标是多少？", "签约率")])
@@ -155,6 +156,7 @@ def test_refusal_is_decided_before_the_model_is_called(assistant, question, rate
     answer = using(assistant, model).ask(question)
     assert not answer.answerable and answer.citations == [] and answer.fallback is None
     assert answer.unmet == "rate" and answer.answer == f"《纲要》没有提到{rate}。"  # says what the plan lacks
+    assert answer.refused_by == "verdict"
     assert calls.prompts == []
     streamed = list(using(assistant, model).stream(question))
     assert final(streamed).answerable is False and calls.prompts == []
@@ -247,6 +249,7 @@ def test_sentence_naming_a_person_no_passage_names_is_dropped(assistant):
     answer = using(assistant, model).ask(QUESTION)
     assert answer.backend == "llm" and answer.answer == "高新技术企业数2025年达到600家。[1]"
     assert "陈华" not in answer.answer and len(answer.citations) == 1
+    assert len(answer.dropped) == 1 and "陈华" in answer.dropped[0]  # said in the JSON, not only logged
 
 
 def test_answer_whose_only_claim_is_an_invented_name_falls_back(assistant):
@@ -777,3 +780,16 @@ def test_eval_reports_what_the_llm_composer_did(assistant, server):
     assert "| indicator | 2 | 1.00 | 0.50 | 0 | number 1 | 1 |" in text
     assert "| number | 1 | 0.00 | 1.00 | 1 | – | 0 |" in text
     assert "| ALL | 3 | 0.67 | 0.67 | 1 | number 1 | 1 |" in text
+
+
+def test_the_number_of_model_requests_at_once_is_configurable(monkeypatch, settings):
+    from dataclasses import replace as with_fields
+
+    from assistant.config import Settings
+    from assistant.engine import PlanAssistant
+
+    monkeypatch.setenv("ASSISTANT_LLM_CONCURRENCY", "0")
+    assert Settings().llm_concurrency == 1  # at least one
+    configured = with_fields(settings, llm="openai", llm_model="any", openai_base_url="http://127.0.0.1:9/v1",
+                             llm_concurrency=3)
+    assert PlanAssistant.load(configured).llm.concurrency == 3
