@@ -480,15 +480,25 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.at_once += 1
             self.server.most_at_once = max(self.server.most_at_once, self.server.at_once)
+        finished = False
         try:
             time.sleep(self.server.delay)
-            self._stream(text) if body.get("stream") else self._json(text)
+            if body.get("stream"):
+                self._stream(text)
+            else:
+                # Done generating before the reply goes out: a client that has read the reply
+                # may send its next request before this thread gets to run again.
+                with self.server.lock:
+                    self.server.at_once -= 1
+                    finished = True
+                self._json(text)
         except (BrokenPipeError, ConnectionResetError):
             with self.server.lock:
                 self.server.abandoned += 1  # the client gave up (timeout): that is the point of the test
         finally:
-            with self.server.lock:
-                self.server.at_once -= 1
+            if not finished:
+                with self.server.lock:
+                    self.server.at_once -= 1
 
     def _json(self, text: str) -> None:
         data = json.dumps({
