@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.commitments import Ledger, build_ledger
 from assistant.compose import ExtractiveComposer, Found
@@ -25,7 +25,6 @@ from assistant.embeddings import load_model
 from assistant.expansion import expand
 from assistant.followup import points_back, standalone_question
 from assistant.index import PlanIndex, ensure_index
-from assistant.llm import LLMComposer, chat_model
 from assistant.outline import Outline, parse_outline, read_plan
 from assistant.passages import Passages
 from assistant.question import parse_question
@@ -34,6 +33,9 @@ from assistant.refusal import judge, off_topic
 from assistant.retrieval import make_query, search
 from assistant.table import IndicatorTable
 from assistant.types import Answer, Question, Turn
+
+if TYPE_CHECKING:
+    from assistant.llm import LLMComposer
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,17 @@ class PlanAssistant:
     table: IndicatorTable
     composer: ExtractiveComposer
     retrieval_mode: str = "hybrid"
-    llm: LLMComposer | None = None  # writes the answers when configured (assistant/llm.py)
+    llm: "LLMComposer | None" = None  # writes the answers when configured (assistant/llm.py)
 
     @classmethod
     def load(cls, settings: Settings | None = None, progress: bool = False) -> "PlanAssistant":
         settings = settings or Settings()
-        chat = chat_model(settings)  # a configuration error fails before the slow loads
+        llm = None
+        if settings.llm != "none":  # LangChain is imported only for an LLM backend
+            from assistant.llm import LLMComposer, chat_model
+
+            # A configuration error fails before the slow loads.
+            llm = LLMComposer(chat_model(settings), settings.llm_timeout, concurrency=settings.llm_concurrency)
         model = load_model(settings.embedding_model, settings.threads)
         index = ensure_index(settings, model, progress=progress)
         outline = parse_outline(read_plan(settings.plan_path))
@@ -65,7 +72,6 @@ class PlanAssistant:
         passages = Passages(index)
         table = IndicatorTable(index.chunks)
         composer = ExtractiveComposer(passages, table, ledger)
-        llm = LLMComposer(chat, settings.llm_timeout, concurrency=settings.llm_concurrency) if chat is not None else None
         return cls(settings, model, index, outline, ledger, passages, table, composer, llm=llm)
 
     def question(self, raw: str, history: list[Turn] | None = None) -> Question:

@@ -221,6 +221,8 @@ def _names(q: str) -> tuple[tuple[str, str], ...]:
     proper and its common part is ""; after a common noun ("社区医院") the plan writing
     that noun (社区) is enough — the verdict judges. Verbs and adjectives do not name
     ("新开幼儿园")."""
+    if not any(suffix in q for suffix in name_suffixes()):
+        return ()  # part-of-speech tagging costs a dictionary load: only when a name may be there
     import jieba.posseg
 
     tokens = [(w, flag) for w, flag in jieba.posseg.lcut(q) if w.strip()]

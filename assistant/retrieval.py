@@ -1,4 +1,4 @@
-"""Hybrid retrieval over the plan index, exposed as a LangChain retriever.
+"""Hybrid retrieval over the plan index (exposed to LangChain by langchain_retriever.py).
 
 A chunk is ranked by three lists fused by reciprocal rank:
 - dense: cosine similarity (inner product of unit vectors, higher is closer) of the
@@ -17,10 +17,6 @@ from typing import Any
 
 import faiss
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from assistant.chunks import Chunk
 from assistant.embeddings import embed
@@ -93,29 +89,3 @@ def _rrf(scores: np.ndarray) -> np.ndarray:
 
 def _rrf_positive(scores: np.ndarray) -> np.ndarray:
     return np.where(scores > 0, _rrf(scores), 0.0)
-
-
-class PlanRetriever(BaseRetriever):
-    """LangChain retriever: Documents carry the chunk's CONTRACT keys and its scores."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    index: PlanIndex
-    model: Any  # the embedding model of assistant.embeddings.load_model
-    k: int = 8
-    mode: str = "hybrid"
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [to_document(hit) for hit in search(self.index, make_query(self.model, query), self.k, self.mode)]
-
-
-def to_document(hit: Hit) -> Document:
-    chunk = hit.chunk
-    return Document(
-        page_content=chunk.text,
-        id=chunk.id,
-        metadata={
-            "chapter": chunk.chapter, "section": chunk.section, "indicator": chunk.indicator,
-            "glossary": chunk.glossary, "label": chunk.label, "dense": hit.dense, "lexical": hit.lexical,
-            "score": hit.score,
-        },
-    )

@@ -2,7 +2,8 @@
 
 from langchain_core.retrievers import BaseRetriever
 
-from assistant.retrieval import PlanRetriever, make_query, search
+from assistant.langchain_retriever import PlanRetriever
+from assistant.retrieval import make_query, search
 
 
 def test_retriever_is_a_langchain_retriever_returning_cited_documents(assistant):
