@@ -25,6 +25,7 @@ import io
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -83,6 +84,23 @@ class FeedbackItem:
     updated_at: str
 
 
+def _use_wal(db: sqlite3.Connection, attempts: int = 100) -> None:
+    """Switch the database to write-ahead logging. Changing the journal mode does not wait
+    for SQLite's busy timeout: two processes creating the same new database at once get
+    "database is locked" here, so wait a moment and look again (the other may have done it)."""
+    for _ in range(attempts):
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            time.sleep(0.05)
+    db.execute("PRAGMA journal_mode=WAL")  # the last try raises what SQLite says
+
+
 class FeedbackStore:
     """The feedback database in a SQLite file at `path` (created with its folder when missing).
 
@@ -96,7 +114,7 @@ class FeedbackStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._new_connection()) as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             db.execute(_SCHEMA["sqlite"])
 
     def __str__(self) -> str:
