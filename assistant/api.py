@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 
 from assistant.config import Settings
 from assistant.question import parse_question
-from assistant.types import BadQuestion, Turn
+from assistant.types import Answer, BadQuestion, Turn
 from assistant.workers import Overloaded, PooledAssistant, WorkerFailed, answer_json
 
 log = logging.getLogger(__name__)
@@ -64,36 +64,8 @@ class ApiLimits:
 
 
 # -- the documented shapes (OpenAPI); requests are checked by hand to answer 400, not 422 ----------
-
-
-class Citation(BaseModel):
-    chapter: int | None = Field(description="1–11 for 一、…十一、; 12 for the appendix glossary")
-    section: int | None = Field(description="1 for （一）, 2 for （二）, …; null directly under a chapter")
-    indicator: int | None = Field(description="1–22, the row of the main-indicator table")
-    glossary: int | None = Field(description="1–20, the numbered appendix term")
-    label: str
-    quote: str = Field(description="verbatim from the plan; supports the answer")
-
-
-class Source(BaseModel):
-    chapter: int | None
-    section: int | None
-    indicator: int | None
-    glossary: int | None
-    label: str
-    text: str
-    score: float = Field(description="cosine similarity, higher is closer")
-
-
-class AnswerBody(BaseModel):
-    """CONTRACT §1 (more fields may be added, none renamed or dropped)."""
-
-    model_config = ConfigDict(extra="allow")
-    question: str
-    answer: str
-    answerable: bool = Field(description="false when the plan does not answer; citations are then empty")
-    citations: list[Citation]
-    sources: list[Source] = Field(description="retrieved passages in rank order")
+# The answer's schema is derived from assistant.types.Answer itself, so it cannot drift from
+# what /api/ask returns (CONTRACT §1: fields may be added, never renamed or dropped).
 
 
 class ErrorBody(BaseModel):
@@ -288,7 +260,7 @@ class JsonApi:
         return [
             APIRoute("/api/ask", self.ask, methods=["POST"], summary="Answer one question from the plan",
                      description="CONTRACT §1 answer for a question and the conversation so far.",
-                     response_model=None, responses={200: {"model": AnswerBody, "description": "the answer"}, **errors},
+                     response_model=None, responses={200: {"model": Answer, "description": "the answer"}, **errors},
                      openapi_extra={"requestBody": {"required": True,
                                                     "content": {"application/json": {"schema": ASK_REQUEST_SCHEMA}}}},
                      tags=["plan Q&A"]),

@@ -127,7 +127,7 @@ def test_openapi_describes_ask_and_health(client):
     assert {"200", "400", "413", "429", "503"} <= ask["responses"].keys()
     assert "Retry-After" in ask["responses"]["503"]["headers"]
     assert {"question", "answer", "answerable", "citations", "sources"} <= set(
-        document["components"]["schemas"]["AnswerBody"]["properties"])
+        document["components"]["schemas"]["Answer"]["properties"])
     assert "/api/health" in document["paths"]
     assert "/api/ask" in client.get("/openapi.json").json()["paths"]  # the server's own document too
 
