@@ -32,7 +32,7 @@ from assistant.reading import read
 from assistant.refusal import judge, off_topic
 from assistant.retrieval import make_query, search
 from assistant.table import IndicatorTable
-from assistant.types import Answer, Question, Turn
+from assistant.types import Answer, Hit, Query, Question, Turn
 
 if TYPE_CHECKING:
     from assistant.llm import LLMComposer
@@ -98,18 +98,27 @@ class PlanAssistant:
         yield from self.llm.stream(q, found, answer, failure, streaming=streaming)
 
     def find(self, question: Question, standalone: str | None = None) -> Found:
-        """Reading, hits, indicator rows, ranked sentences and the verdict for a question."""
-        text = standalone or self._standalone(question)
+        """Reading, hits, indicator rows, ranked sentences and the verdict for a question
+        (`standalone`: the question as the LLM rewrote it from the conversation)."""
+        text = standalone or standalone_question(question.text, list(question.history))
+        alone: list[Hit] = []  # a follow-up's own hits: it may also change the subject
+        if text != question.text:
+            alone_query, alone = self._search(question.text)
+            if standalone is None and not points_back(question.text) and off_topic(alone_query, alone, self.passages):
+                text, alone = question.text, []  # "明天天气怎么样？" after a plan question is not a follow-up
         reading = read(question.text, text)
         # "碳达峰在规划里哪里提到了？" is searched as "碳达峰": the rest points at the plan itself.
-        query = make_query(self.model, expand(reading.subject if reading.locate else text))
-        hits = search(self.index, query, self.settings.top_k, self.retrieval_mode)
-        if text != question.text:
-            hits = self._with_own_hits(question, hits)
+        query, hits = self._search(reading.subject if reading.locate else text)
+        if alone:
+            hits = _with_own_hits(hits, alone)
         rows = self.table.select(reading)
         ranked = self.passages.rank(reading, query, hits)
         verdict = judge(reading, query, hits, ranked, self.passages, question.english, rows)
         return Found(reading, query, hits, ranked, rows, verdict)
+
+    def _search(self, text: str) -> tuple[Query, list[Hit]]:
+        query = make_query(self.model, expand(text))
+        return query, search(self.index, query, self.settings.top_k, self.retrieval_mode)
 
     def explain(self, question: str, history: list[Turn] | None = None) -> dict:
         """What the answer was based on: the reading, the rewritten query, the hits and the verdict."""
@@ -124,26 +133,6 @@ class PlanAssistant:
             "verdict": asdict(found.verdict),
         }
 
-    def _standalone(self, question: Question) -> str:
-        """The question to retrieve with: a follow-up rewritten from the conversation,
-        unless on its own it is about something the plan does not cover."""
-        standalone = standalone_question(question.text, list(question.history))
-        if standalone != question.text and not points_back(question.text):
-            alone_query = make_query(self.model, expand(question.text))
-            alone = search(self.index, alone_query, self.settings.top_k, self.retrieval_mode)
-            if off_topic(alone_query, alone, self.passages):
-                return question.text  # "明天天气怎么样？" after a plan question is not a follow-up
-        return standalone
-
-    def _with_own_hits(self, question: Question, hits):
-        """A follow-up may also change the subject: keep what the question alone finds."""
-        alone = search(self.index, make_query(self.model, expand(question.text)), self.settings.top_k,
-                       self.retrieval_mode)
-        seen = {h.position for h in hits[:FOLLOW_UP_EXTRA]}
-        extra = [h for h in alone[:FOLLOW_UP_EXTRA] if h.position not in seen][:2]
-        rest = [h for h in hits[FOLLOW_UP_EXTRA:] if h.position not in {e.position for e in extra}]
-        return hits[:FOLLOW_UP_EXTRA] + extra + rest
-
     def _parts(self, question: Question, found: Found) -> list[Found]:
         """Each part of a question that asks several things, found on its own; a part
         without a subject of its own ("2025年的目标又是多少？") takes the one before's."""
@@ -156,3 +145,11 @@ class PlanAssistant:
             parts.append(self.find(part))
             previous = [Turn("user", text)]
         return parts
+
+
+def _with_own_hits(hits: list[Hit], alone: list[Hit]) -> list[Hit]:
+    """The rewritten question's best hits, then up to two of the follow-up's own best."""
+    seen = {h.position for h in hits[:FOLLOW_UP_EXTRA]}
+    extra = [h for h in alone[:FOLLOW_UP_EXTRA] if h.position not in seen][:2]
+    rest = [h for h in hits[FOLLOW_UP_EXTRA:] if h.position not in {e.position for e in extra}]
+    return hits[:FOLLOW_UP_EXTRA] + extra + rest
