@@ -66,6 +66,10 @@ class ExtractiveComposer:
         self.passages = passages
         self.table = table
         self.ledger = ledger
+        # Each appendix term as a question may name it: whole, or by its quoted core.
+        self._glossary_keys = [(squash(key).lower(), c) for c in passages.index.chunks if c.kind == "glossary" and c.lead
+                               for key in (re.sub(r"[“”\"]", "", c.lead), *re.findall(r"“([^”]{2,})”", c.lead))
+                               if len(key) >= 2]
 
     def compose(self, question: Question, found: Found) -> Answer:
         if not found.verdict.answerable:
@@ -134,12 +138,8 @@ class ExtractiveComposer:
         """The appendix term the question names, by the term or its quoted core
         ("虹桥智谷" for “虹桥智谷”国家大众创业万众创新示范基地); the longest wins."""
         q = squash(question).lower()
-        found = []
-        for chunk in self.passages.index.chunks:
-            if chunk.kind == "glossary" and chunk.lead:
-                keys = [re.sub(r"[“”\"]", "", chunk.lead), *re.findall(r"“([^”]{2,})”", chunk.lead)]
-                found += [(len(k), chunk) for k in keys if len(k) >= 2 and squash(k).lower() in q]
-        return max(found, key=lambda f: f[0])[1] if found else None
+        found = [(key, chunk) for key, chunk in self._glossary_keys if key in q]
+        return max(found, key=lambda f: len(f[0]))[1] if found else None
 
     @staticmethod
     def _pick(ranked: list[Scored], most: int) -> list[Scored]:
@@ -210,17 +210,16 @@ class ExtractiveComposer:
     def _rows(self, rows: list[Row], reading: Reading, english: bool) -> tuple[str, list[Citation]]:
         """Rows of the main-indicator table, each cited by its number."""
         citations = [citation_for(r.chunk, r.chunk.text) for r in rows]
+        units = ["" if r.unit in {"-", ""} else f"（{r.unit}）" for r in rows]
         if len(rows) == 1:
-            r = rows[0]
-            unit = "" if r.unit in {"-", ""} else f"（{r.unit}）"
+            r, unit = rows[0], units[0]
             if english:
                 return f"According to the Outline's main indicator {r.number}, {r.name}{unit}: {r.target}. [1]", citations
             return f"根据《纲要》主要指标第{r.number}项，{r.name}{unit}：{r.target}。[1]", citations
-        items = [f"第{r.number}项 {r.name}" + ("" if r.unit in {"-", ""} else f"（{r.unit}）") + f"：{r.target}[{n}]"
-                 for n, r in enumerate(rows, 1)]
         if english:
-            lead = f"{len(rows)} of the Outline's 22 main indicators match: "
-            return lead + "; ".join(i.replace("第", "No. ", 1).replace("项 ", " ", 1) for i in items) + ".", citations
+            items = [f"No. {r.number} {r.name}{unit}: {r.target}[{n}]" for n, (r, unit) in enumerate(zip(rows, units), 1)]
+            return f"{len(rows)} of the Outline's 22 main indicators match: " + "; ".join(items) + ".", citations
+        items = [f"第{r.number}项 {r.name}{unit}：{r.target}[{n}]" for n, (r, unit) in enumerate(zip(rows, units), 1)]
         return f"《纲要》22项主要指标中，符合的有{len(rows)}项：" + "；".join(items) + "。", citations
 
     def _glossary(self, chunk: Chunk, english: bool) -> tuple[str, list[Citation]]:

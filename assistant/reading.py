@@ -132,6 +132,12 @@ def name_suffixes() -> tuple[str, ...]:
     return tuple(sorted(words, key=len, reverse=True))
 
 
+def english_name(place: str) -> str:
+    """The place's English name from the gazetteer ("静安区" → "Jing'an"); other words as they are."""
+    _, ways = gazetteer().get(place, ("", ()))
+    return next((way for way in ways if way.isascii()), place)
+
+
 def mentions(text: str, place: str) -> bool:
     """Whether the text names the place, in any of its ways of writing it."""
     _, ways = gazetteer()[place]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from assistant.passages import Passages, Scored, is_achievement
-from assistant.reading import gazetteer, mentions, states_quantity
+from assistant.reading import english_name, mentions, states_quantity
 from assistant.text import arabic_years, squash
 from assistant.types import Hit, Query, Reading, Verdict
 
@@ -160,6 +160,5 @@ def _unmet_by_rows(reading: Reading, passages: Passages) -> tuple[str, str] | No
 
 def _refused(constraint: str, detail: str = "", *, english: bool, measured: dict) -> Verdict:
     zh, en = _REASONS[constraint]
-    place_en = {name: next((w for w in ways if w.isascii()), name) for name, (_, ways) in gazetteer().items()}
-    reason = (en.format(place_en.get(detail, detail)) if english else zh.format(detail))
+    reason = en.format(english_name(detail)) if english else zh.format(detail)
     return Verdict(False, unmet=constraint, reason=reason, evidence=measured)

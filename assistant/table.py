@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.chunks import Chunk
 from assistant.text import lexical_tokens, normalize
@@ -98,7 +99,7 @@ class IndicatorTable:
 
     def _by_topic(self, q: str) -> set[int] | None:
         """Rows whose name shares words with the question's topic words (养老, 就业, 绿化)."""
-        words = {t for t in lexical_tokens(q)} - _TABLE_WORDS
+        words = set(lexical_tokens(q)) - _table_words()
         if not words:
             return None
         matched = set()
@@ -113,7 +114,11 @@ class IndicatorTable:
 
 
 # Words that talk about the table itself, not a topic of its rows.
-_TABLE_WORDS = set(lexical_tokens(
-    "主要指标 指标 指标表 表 目标 目标值 单位 项 哪些 哪几 几项 多少项 各是 分别 类型 种类 十四五 2025年 达到 写 算 按 计 "
-    "有关 相关 跟 和 都 那些 这些 那几 一栏 具体 数 什么 怎么 定 的 是 用 以 做 来 里 中 下面 哪个 要 "
-    "indicators indicator table main which what list unit target targets listed measured"))
+_TABLE_TALK = ("主要指标 指标 指标表 表 目标 目标值 单位 项 哪些 哪几 几项 多少项 各是 分别 类型 种类 十四五 2025年 达到 写 算 按 计 "
+               "有关 相关 跟 和 都 那些 这些 那几 一栏 具体 数 什么 怎么 定 的 是 用 以 做 来 里 中 下面 哪个 要 "
+               "indicators indicator table main which what list unit target targets listed measured")
+
+
+@lru_cache(maxsize=1)
+def _table_words() -> frozenset[str]:
+    return frozenset(lexical_tokens(_TABLE_TALK))  # tokenized on first use: jieba loads its dictionary
