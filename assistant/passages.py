@@ -33,11 +33,11 @@ class Scored:
     score: float
     coverage: float  # IDF-weighted share of the question's words found in the sentence or its heading
 
-
-def _states(scored: Scored, measure: str | None) -> bool:
-    """Whether the sentence (an indicator row: the row) states a figure of the kind asked for."""
-    text = scored.sentence if scored.hit.chunk.kind == "paragraph" else scored.hit.chunk.text
-    return states_quantity(text, measure) if measure else states_quantity(text)
+    @property
+    def statement(self) -> str:
+        """What states a figure: the sentence, or a glossary term or indicator row whole
+        (a row's name, unit and target are read together)."""
+        return self.sentence if self.hit.chunk.kind == "paragraph" else self.hit.chunk.text
 
 
 def is_achievement(chunk: Chunk) -> bool:
@@ -115,7 +115,7 @@ class Passages:
         scored.sort(key=lambda s: -s.score)
         if reading.numeric and scored:
             floor = scored[0].score - QUANTITY_PREFERENCE
-            scored.sort(key=lambda s: -(s.score + (1.0 if s.score >= floor and _states(s, reading.measure) else 0.0)))
+            scored.sort(key=lambda s: -(s.score + (1.0 if s.score >= floor and states_quantity(s.statement, reading.measure) else 0.0)))
         return scored
 
     def names_section(self, key: tuple[int, int | None], reading: Reading, query: Query) -> bool:

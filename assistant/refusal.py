@@ -90,7 +90,7 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
     if unmet := _unmet_anywhere(reading, passages):
         return unmet
     best = ranked[0]
-    support = [s.sentence if s.hit.chunk.kind == "paragraph" else s.hit.chunk.text for s in ranked[:SUPPORTING]]
+    support = [s.statement for s in ranked[:SUPPORTING]]
     for place in reading.places:
         if not any(mentions(text, place) for text in support):
             return "place", place
@@ -129,20 +129,18 @@ def _unmet_anywhere(reading: Reading, passages: Passages) -> tuple[str, str] | N
 def _year_met(year: int, best: Scored) -> bool:
     """Whether the best sentence gives a figure for that year: it names the year, or the
     year is the one its period speaks for (2025 for targets, 2020 for 十三五 results)."""
-    chunk = best.hit.chunk
-    text = arabic_years(best.sentence if chunk.kind == "paragraph" else chunk.text)
-    if str(year) in text:
+    if str(year) in arabic_years(best.statement):
         return True
-    return year == (RESULTS_YEAR if is_achievement(chunk) else TARGET_YEAR)
+    return year == (RESULTS_YEAR if is_achievement(best.hit.chunk) else TARGET_YEAR)
 
 
 def _states_figure(best: Scored, measure: str | None) -> bool:
     """Whether the best sentence gives the figure asked for. An indicator row always
     states its target, even a qualitative one (保持发达国家先进水平), unless the
     question wants a unit the row does not have."""
-    if best.hit.chunk.kind == "indicator":
-        return measure is None or states_quantity(best.hit.chunk.text, measure)
-    return states_quantity(best.sentence, measure)
+    if best.hit.chunk.kind == "indicator" and measure is None:
+        return True
+    return states_quantity(best.statement, measure)
 
 
 def _unmet_by_rows(reading: Reading, passages: Passages) -> tuple[str, str] | None:
