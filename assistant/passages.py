@@ -115,7 +115,10 @@ class Passages:
         scored.sort(key=lambda s: -s.score)
         if reading.numeric and scored:
             floor = scored[0].score - QUANTITY_PREFERENCE
-            scored.sort(key=lambda s: -(s.score + (1.0 if s.score >= floor and states_quantity(s.statement, reading.measure) else 0.0)))
+            def stated_first(s: Scored) -> float:
+                return s.score + (1.0 if s.score >= floor and states_quantity(s.statement, reading.measure) else 0.0)
+
+            scored.sort(key=lambda s: -stated_first(s))
         return scored
 
     def names_section(self, key: tuple[int, int | None], reading: Reading, query: Query) -> bool:
