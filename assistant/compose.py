@@ -111,7 +111,7 @@ class ExtractiveComposer:
         """The answer text, with [n] markers, and its citations, in the shape asked for."""
         reading, hits, ranked = found.reading, found.hits, found.ranked
         if found.rows:
-            return self._rows(found.rows, reading, english)
+            return self._rows(found.rows, english)
         top = hits[0].chunk
         if reading.define and (term := self._glossary_term_in(reading.own_text)):
             return self._glossary(term, english)  # the appendix explains the very term asked about
@@ -121,7 +121,7 @@ class ExtractiveComposer:
             return self._listing(parts, english)
         best = ranked[0]
         if best.hit.chunk.kind == "indicator":
-            return self._rows([r for r in self.table.rows if r.number == best.hit.chunk.indicator], reading, english)
+            return self._rows([r for r in self.table.rows if r.number == best.hit.chunk.indicator], english)
         if reading.locate:
             # Where: the best passage retrieval found, quoted by its best sentence.
             return self._locate(next((s for s in ranked if s.hit.position == hits[0].position), best), english)
@@ -207,7 +207,7 @@ class ExtractiveComposer:
 
     # -- answer shapes ----------------------------------------------------
 
-    def _rows(self, rows: list[Row], reading: Reading, english: bool) -> tuple[str, list[Citation]]:
+    def _rows(self, rows: list[Row], english: bool) -> tuple[str, list[Citation]]:
         """Rows of the main-indicator table, each cited by its number."""
         citations = [citation_for(r.chunk, r.chunk.text) for r in rows]
         units = ["" if r.unit in {"-", ""} else f"（{r.unit}）" for r in rows]
