@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from assistant.chunks import Chunk
 from assistant.compose import quote_is_verbatim
-from assistant.reading import gazetteer, mentions, name_suffixes
+from assistant.reading import PROPER, gazetteer, mentions, suffixed_names
 from assistant.text import arabic_years, cn_to_int, split_sentences, squash
 from assistant.types import Citation, citation_for
 
@@ -52,9 +52,8 @@ _DESIGNATIONS = re.compile(r"第十[二三四]个五年规划|十[二三四]五|
 _QUOTED = re.compile(r"[“「『《\"]([^“”「」『』《》\"\n]{1,40})[”」』》\"]")
 # The plan itself, however it is called: never a claim to check.
 _THE_PLAN = re.compile(r"纲要|规划|the Outline|the plan", re.I)
-# jieba part-of-speech tags of proper names; the plan's own terms (taught to jieba by the
-# index, assistant/text.py add_words) come back untagged, as "x".
-_PROPER = {"nr", "ns", "nt", "nz", "nrt", "nrfg"}
+# The plan's own terms (taught to jieba by the index, assistant/text.py add_words) come
+# back from part-of-speech tagging untagged, as "x".
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 _FRAME = re.compile(r"根据|按照|《纲要》|纲要|according to|the outline|the plan", re.I)
@@ -298,15 +297,11 @@ def named_things(text: str) -> list[str]:
     names += [place for place, (kind, _) in gazetteer().items() if kind != "home" and mentions(text, place)]
     plain = _DESIGNATIONS.sub(" ", _QUOTED.sub(" ", text))
     tokens = [(w, flag) for w, flag in jieba.posseg.lcut(plain) if w.strip()]
-    suffixes = name_suffixes()
-    for i, (word, flag) in enumerate(tokens):
-        if not _CJK.search(word) or len(word) < 2 or word in home or _THE_PLAN.search(word):
-            continue
-        if flag in _PROPER or (flag == "x" and len(word) >= 3):
+    for word, flag in tokens:
+        if _CJK.search(word) and len(word) >= 2 and word not in home and not _THE_PLAN.search(word) \
+                and (flag in PROPER or (flag == "x" and len(word) >= 3)):
             names.append(word)
-        elif any(word.endswith(s) for s in suffixes) and i > 0 and tokens[i - 1][1] in _PROPER | {"n", "j"} \
-                and _CJK.search(tokens[i - 1][0]) and tokens[i - 1][0] not in home:
-            names.append(tokens[i - 1][0] + word)  # "长风" + "公园"
+    names += [before + word for before, word, _ in suffixed_names(tokens) if before not in home]  # "长风" + "公园"
     return [n for n in dict.fromkeys(names) if n not in home and not any(n != o and n in o for o in names)]
 
 

@@ -88,8 +88,8 @@ _ASKS = re.compile(r"多少|几|哪些|哪几|什么|怎样|如何|是否|吗|wh
 _EACH = re.compile(r"^(?P<things>.+?)(?P<ask>(?:的目标|目标)?(?:分别|各)(?:是|要|达到|为)?.*)$")
 _AND = re.compile(r"[和与及、]|\band\b", re.I)
 # jieba part-of-speech tags of proper names, and of the nouns that may start one.
-_PROPER = {"nr", "ns", "nt", "nz", "nrt", "nrfg"}
-_NOUNS = _PROPER | {"n", "j"}
+PROPER = frozenset({"nr", "ns", "nt", "nz", "nrt", "nrfg"})
+_NOUNS = PROPER | {"n", "j"}
 
 
 @lru_cache(maxsize=1)
@@ -232,17 +232,24 @@ def _names(q: str) -> tuple[tuple[str, str], ...]:
     import jieba.posseg
 
     tokens = [(w, flag) for w, flag in jieba.posseg.lcut(q) if w.strip()]
-    names = []
-    for i, (token, flag) in enumerate(tokens):
-        suffix = next((s for s in name_suffixes() if token.endswith(s)), None)
-        if suffix is None:
-            continue
-        word, kind = tokens[i - 1] if i > 0 else ("", "")
-        if kind in _NOUNS and len(word) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", word):
-            names.append((word + token, "" if kind in _PROPER else word))
-        elif len(token) > len(suffix) + 1 and flag in _PROPER:
-            names.append((token, ""))  # "同仁医院", "招商银行": jieba keeps the name whole
+    names = [(before + word, "" if proper else before) for before, word, proper in suffixed_names(tokens)]
+    for word, flag in tokens:
+        suffix = next((s for s in name_suffixes() if word.endswith(s)), None)
+        if suffix and len(word) > len(suffix) + 1 and flag in PROPER:
+            names.append((word, ""))  # "同仁医院", "招商银行": jieba keeps the name whole
     return tuple(dict.fromkeys(names))
+
+
+def suffixed_names(tokens: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
+    """Names made of a noun and a word ending in a name suffix, from jieba's (word, part of
+    speech) tokens: (the noun, the suffixed word, whether the noun is a proper noun) —
+    ("长风", "公园", False), ("长宁区", "中心医院", True). Verbs and adjectives do not name."""
+    found = []
+    for (before, kind), (word, _) in zip(tokens, tokens[1:]):
+        if kind in _NOUNS and len(before) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", before) \
+                and any(word.endswith(s) for s in name_suffixes()):
+            found.append((before, word, kind in PROPER))
+    return found
 
 
 def split_parts(q: str) -> tuple[str, ...]:
