@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from assistant.chunks import Chunk
 from assistant.compose import quote_is_verbatim
 from assistant.reading import PROPER, gazetteer, mentions, suffixed_names
-from assistant.text import arabic_years, cn_to_int, split_sentences, squash
+from assistant.text import CN_NUMBER, arabic_years, cn_to_int, split_sentences, squash
 from assistant.types import Citation, citation_for
 
 # [1], [1][2], [1, 3], [1-3], ［１］, 【1】: what models write for "passage 1".
@@ -46,7 +46,6 @@ _MAGNITUDE = re.compile(r"(\d+(?:\.\d+)?)([万亿])")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 # "1. …", "2、…", "（3）…" at the start of a line or after a clause: list numbering, not a claim.
 _LIST_NUMBER = re.compile(r"(?m)(?:^|(?<=[；;：:，,。]))\s*(?:\d{1,2}\s*[.、)）](?!\d)|[（(]\d{1,2}[)）])\s*")
-_CN_NUMERAL = re.compile(r"[〇零一二两三四五六七八九十百千]+")
 # The plan's own names for periods: designations, not quantities an answer states.
 _DESIGNATIONS = re.compile(r"第十[二三四]个五年规划|十[二三四]五|二[〇零]三五年远景目标")
 _QUOTED = re.compile(r"[“「『《\"]([^“”「」『』《》\"\n]{1,40})[”」』》\"]")
@@ -250,7 +249,7 @@ def quantities(text: str) -> set[str]:
     text = _DESIGNATIONS.sub(" ", unicodedata.normalize("NFKC", text))
     text = arabic_years(text)
     found = numbers_in(text)
-    for m in _CN_NUMERAL.finditer(text):
+    for m in CN_NUMBER.finditer(text):
         run = m.group(0)
         if len(run) >= 2 or run in "十百千":
             if (value := cn_to_int(run)) is not None:
@@ -272,7 +271,7 @@ def stated_numbers(text: str, extra: set[str] = frozenset()) -> set[str]:
     """The numbers a plan text states (see passage_numbers), with `extra` ones beside them."""
     text = unicodedata.normalize("NFKC", text)
     found = numbers_in(text) | numbers_in(arabic_years(text)) | set(extra)
-    for m in _CN_NUMERAL.finditer(text):
+    for m in CN_NUMBER.finditer(text):
         if (value := cn_to_int(m.group(0))) is not None:
             found.add(str(value))
     return found | {n + mag for n in found for mag in "万亿" if mag in text}

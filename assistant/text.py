@@ -43,26 +43,25 @@ TOKENIZER_VERSION = hashlib.sha256(" ".join(sorted(STOPWORDS)).encode()).hexdige
 
 
 # The one Chinese-numeral table: 〇/零 … 九, and 十/百/千 as multipliers.
-_CN_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+_CN_DIGITS = "零一二三四五六七八九"
+_CN_DIGIT = {c: i for i, c in enumerate(_CN_DIGITS)} | {"〇": 0, "两": 2}
 _CN_UNIT = {"十": 10, "百": 100, "千": 1000}
-_CN_NUMBER = re.compile(r"[〇零一二两三四五六七八九十百千]+")
+CN_NUMBER = re.compile(r"[〇零一二两三四五六七八九十百千]+")  # a number in Chinese numerals
 # A year written in Chinese digits: 二〇二五, 二零三五.
 _CN_YEAR = re.compile(r"[一二][〇零九][〇零一二三四五六七八九]{2}(?=年)")
 
 
 def cn_numeral(number: int) -> str:
     """1 → 一, 10 → 十, 11 → 十一, 22 → 二十二 (chapter, section and row numbers)."""
-    digits = "零一二三四五六七八九"
-    if number <= 10:
-        return "零一二三四五六七八九十"[number]
-    if number < 20:
-        return "十" + digits[number - 10]
-    return digits[number // 10] + "十" + (digits[number % 10] if number % 10 else "")
+    if number < 10:
+        return _CN_DIGITS[number]
+    tens, ones = divmod(number, 10)
+    return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
 
 
 def cn_to_int(text: str) -> int | None:
     """二十二 → 22, 十五 → 15, 三 → 3, 二〇二五 → 2025 (digit by digit when there is no 十/百/千)."""
-    if not text or not _CN_NUMBER.fullmatch(text):
+    if not text or not CN_NUMBER.fullmatch(text):
         return None
     if not any(c in _CN_UNIT for c in text):
         return int("".join(str(_CN_DIGIT[c]) for c in text))

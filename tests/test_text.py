@@ -30,3 +30,12 @@ def test_sentences_keep_their_closing_quote():
 
 def test_token_counting_works_offline():
     assert count_tokens("新增养老床位 850 张") > 3
+
+
+def test_chinese_numerals_both_ways():
+    from assistant.text import arabic_years, cn_numeral, cn_to_int
+
+    assert [cn_numeral(n) for n in (1, 10, 11, 20, 22)] == ["一", "十", "十一", "二十", "二十二"]
+    assert all(cn_to_int(cn_numeral(n)) == n for n in range(1, 100))
+    assert cn_to_int("二〇二五") == 2025 and cn_to_int("两") == 2 and cn_to_int("abc") is None
+    assert arabic_years("到二〇三五年，二零二二年") == "到2035年，2022年"
