@@ -50,7 +50,7 @@ _REASONS = {
 
 @dataclass
 class Evidence:
-    dense: float  # similarity of the question to the best chunk or sentence of the plan
+    dense: float  # similarity of the question to the closest retrieved chunk or sentence of the plan
     out_of_scope: float  # similarity to the closest out-of-scope example question
     coverage: float  # IDF-weighted share of the question's words in the best sentence + its heading
     term_match: bool  # the question names one of the plan's own terms (indicator, glossary, quoted term)
@@ -69,7 +69,7 @@ def judge(reading: Reading, query: Query, hits: list[Hit], ranked: list[Scored],
     if reading.listing and any(ref in passages.title_words for ref in reading.outline_refs):
         return Verdict(True, evidence={"outline": reading.outline_refs})  # "第九章有哪几节？"
     best = ranked[0]
-    evidence = Evidence(dense=hits[0].dense, out_of_scope=passages.closest_out_of_scope(query),
+    evidence = Evidence(dense=max(h.dense for h in hits), out_of_scope=passages.closest_out_of_scope(query),
                         coverage=best.coverage, term_match=passages.names_term(reading.text),
                         answer_score=best.score)
     measured = asdict(evidence)
@@ -81,7 +81,7 @@ def judge(reading: Reading, query: Query, hits: list[Hit], ranked: list[Scored],
 
 def off_topic(query: Query, hits: list[Hit], passages: Passages) -> bool:
     """Whether the question, on its own, is about something the plan does not cover."""
-    return bool(hits) and passages.closest_out_of_scope(query) - hits[0].dense > SCOPE_MARGIN
+    return bool(hits) and passages.closest_out_of_scope(query) - max(h.dense for h in hits) > SCOPE_MARGIN
 
 
 def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence: Evidence,
