@@ -22,6 +22,9 @@ DISTINCTIVE_TERM_CHUNKS = 5
 QUANTITY_PREFERENCE = 0.25  # how much weaker a sentence with a number may be and still come first
 TITLE_COVERAGE = 0.5  # share of a section title's words a question must use to ask for the whole section
 ACHIEVEMENTS = (1, 1)  # 第一章（一）“十三五”主要成就: what was done, not what is planned
+# How far a 十三五 result is held back for a question not about the past: one that names
+# no period (a resident's "会不会装…") wants what the plan will do, one about targets more so.
+RESULTS_HELD_BACK = {None: 0.15, "future": 0.3}
 
 
 @dataclass
@@ -96,7 +99,7 @@ class Passages:
         """Score each sentence of the best chunks: cosine similarity to the query, plus the
         weighted share of the question's words in the sentence or its heading, plus a
         prior for its chunk's rank; 十三五 results are favoured for questions about the past
-        and held back for questions about targets. When a number is asked for, a sentence
+        and held back for the others (RESULTS_HELD_BACK). When a number is asked for, a sentence
         stating a quantity (of the kind asked for, when the question names one) comes first
         unless it is far weaker."""
         wanted = self.wanted_words(reading, query)
@@ -109,8 +112,8 @@ class Passages:
                 score = float(self._sentence_vectors[i] @ query.vector) + 0.5 * coverage + 0.15 / (rank + 1)
                 if reading.period == "past":  # results are reported in 一（一）; elsewhere the plan sets targets
                     score += 0.2 if is_achievement(hit.chunk) else -0.2
-                elif reading.period == "future" and is_achievement(hit.chunk):
-                    score -= 0.3
+                elif is_achievement(hit.chunk):
+                    score -= RESULTS_HELD_BACK[reading.period]
                 scored.append(Scored(hit, text, score, coverage))
         scored.sort(key=lambda s: -s.score)
         if reading.numeric and scored:
