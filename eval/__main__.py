@@ -30,7 +30,7 @@ from assistant.types import Turn
 from eval.scoring import Score, load_items, score
 
 HERE = Path(__file__).resolve().parent
-SETS = {"dev": HERE / "dev.jsonl", "blind": HERE / "blind.jsonl"}
+SETS = {"dev": HERE / "dev.jsonl", "blind2": HERE / "blind2.jsonl", "blind": HERE / "blind.jsonl"}
 
 
 # Why an LLM answer fell back, in a few words: the start of Answer.fallback, or what it says.
