@@ -91,8 +91,11 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
         return unmet
     best = ranked[0]
     support = [s.statement for s in ranked[:SUPPORTING]]
+    # A figure must be the place's own: named in a sentence that states one.
+    stating = [text for text in support if states_quantity(text, reading.measure)]
+    where = stating if reading.numeric and stating else support
     for place in reading.places:
-        if not any(mentions(text, place) for text in support):
+        if not any(mentions(text, place) for text in where):
             return "place", place
     for rate in reading.rates:
         if reading.numeric and not passages.writes(rate):
