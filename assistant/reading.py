@@ -90,6 +90,9 @@ _AND = re.compile(r"[和与及、]|\band\b", re.I)
 # jieba part-of-speech tags of proper names, and of the nouns that may start one.
 PROPER = frozenset({"nr", "ns", "nt", "nz", "nrt", "nrfg"})
 _NOUNS = PROPER | {"n", "j"}
+# What may stand between a proper noun and a name suffix: "天山|第一|小学", "长宁|实验|小学".
+_MODIFIERS = frozenset({"m", "vn", "n"})
+MODIFIERS = 2
 
 
 @lru_cache(maxsize=1)
@@ -243,11 +246,25 @@ def _names(q: str) -> tuple[tuple[str, str], ...]:
 def suffixed_names(tokens: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
     """Names made of a noun and a word ending in a name suffix, from jieba's (word, part of
     speech) tokens: (the noun, the suffixed word, whether the noun is a proper noun) —
-    ("长风", "公园", False), ("长宁区", "中心医院", True). Verbs and adjectives do not name."""
+    ("长风", "公园", False), ("长宁区", "中心医院", True). A proper noun a few modifiers
+    before the suffix makes the name proper: ("长宁实验", "小学", True), ("天山第一", "小学",
+    True). Verbs and adjectives do not name."""
     found = []
-    for (before, kind), (word, _) in zip(tokens, tokens[1:]):
-        if kind in _NOUNS and len(before) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", before) \
-                and any(word.endswith(s) for s in name_suffixes()):
+    for i, (word, _) in enumerate(tokens):
+        if i == 0 or not any(word.endswith(s) for s in name_suffixes()):
+            continue
+        before, kind = tokens[i - 1]
+        if kind not in _NOUNS | _MODIFIERS or not re.fullmatch(r"[\u4e00-\u9fff]+", before):
+            continue
+        chain = [before]
+        for earlier, flag in reversed(tokens[max(0, i - 1 - MODIFIERS):i - 1]):
+            if flag in PROPER and kind not in PROPER:
+                before, kind = earlier + "".join(reversed(chain)), flag
+                break
+            if flag not in _MODIFIERS:
+                break
+            chain.append(earlier)
+        if kind in _NOUNS and len(before) >= 2:
             found.append((before, word, kind in PROPER))
     return found
 

@@ -64,6 +64,9 @@ def test_proper_names_are_read_by_part_of_speech_not_by_suffix_alone():
     # A common noun before the suffix: the verdict lets it through when the plan writes 社区.
     assert read_intent("社区医院看病方便吗？").names == (("社区医院", "社区"),)
     assert read_intent("我家附近有没有新开幼儿园？").names == ()
+    # A proper noun a modifier or two before the suffix makes the whole name proper.
+    assert read_intent("长宁实验小学会不会改扩建？").names == (("长宁实验小学", ""),)
+    assert read_intent("天山第一小学要扩建吗？").names == (("天山第一小学", ""),)
 
 
 def test_rows_parts_and_outline_references():
