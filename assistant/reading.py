@@ -41,10 +41,10 @@ _PERSON = re.compile(r"是谁|谁是|谁来|叫什么名字|姓什么|哪位|who
 _NUMBER = r"(?:\d[\d.,\-]*|[一二两三四五六七八九十][一二两三四五六七八九十百千]*)\s*(?:多|余)?\s*[万亿]?"
 _COUNTERS = "个家所张条座套幢部台处项场次件户辆名位间栋"
 _ASKED = {
-    "money": re.compile(r"(?:多少|几)(?:钱|元|万元|亿元?)|多少钱"),
-    "area": re.compile(r"(?:多少|几)(?:万)?(?:平方米|平米|亩|公顷)|多大面积|多少面积"),
-    "length": re.compile(r"(?:多少|几)(?:公里|千米|米)|多长"),
-    "people": re.compile(r"(?:多少|几)(?:万)?(?:人次|人)"),
+    "money": re.compile(r"(?:多少|几)(?:钱|元|万元|亿元?)|多少钱|how much (?:money|funding|investment)|how much will \w+ (?:cost|spend|invest)", re.I),
+    "area": re.compile(r"(?:多少|几)(?:万)?(?:平方米|平米|亩|公顷)|多大面积|多少面积|how (?:big|large) an area|how many square", re.I),
+    "length": re.compile(r"(?:多少|几)(?:公里|千米|米)|多长|how many (?:kilomet|met)", re.I),
+    "people": re.compile(r"(?:多少|几)(?:万)?(?:人次|人)|how many (?:people|persons|residents|person-times)", re.I),
     "share": re.compile(r"百分之几|比例|比重|占比|多少%|percent|share", re.I),
     "count": re.compile(rf"(?:多少|几)[{_COUNTERS}]|how many", re.I),
     "duration": re.compile(r"多久|多长时间|几个?(?:小时|分钟|天|月)|how long (?:will|does|did|would) it take", re.I),
@@ -161,11 +161,17 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
     rows = _rows(own)
     listing = bool(_LISTING.search(q))
     measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(q)), None)
+    asked_units = _units(own)
+    table = bool(rows) or bool(_TABLE.search(own) and _TABLE_ASK.search(own))
+    # A unit asks for a figure ("GDP, in billions of yuan"), unless it names a column of the
+    # indicator table ("指标表里单位是“岁”的那一项").
+    asks_in_unit = bool(asked_units) and not _TABLE.search(own)
     return Reading(
         text=q,
         own_text=own,
         # "哪几条…分别是什么" lists; it does not count.
-        numeric=bool(_NUMERIC.search(q) or (measure and not listing)) and not (listing and _WHAT.search(q)),
+        numeric=bool(_NUMERIC.search(q) or ((measure or asks_in_unit) and not listing))
+        and not (listing and _WHAT.search(q)),
         listing=listing,
         locate=bool(_LOCATE.search(q)),
         define=bool(_DEFINE.search(q)),
@@ -174,10 +180,10 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         rates=tuple(t for t in lexical_tokens(q) if len(t) >= 2 and t.endswith("率")),
         places=tuple(p for p, (kind, _) in gazetteer().items() if kind != "home" and mentions(own, p)),
         years=tuple(sorted({int(y) for y in _YEAR.findall(arabic_years(own))})),
-        units=_units(own),
+        units=asked_units,
         rows=rows,
         outline_refs=_outline_refs(own),
-        table=bool(rows) or bool(_TABLE.search(own) and _TABLE_ASK.search(own)),
+        table=table,
         names=_names(own),
         asks_person=bool(_PERSON.search(own)),
         parts=split_parts(own),

@@ -20,6 +20,13 @@ def test_a_quantity_must_be_stated_in_the_unit_asked_for():
     assert states_quantity("城镇登记失业人数\t人\t完成市下达指标", "people")
 
 
+def test_an_english_question_in_a_unit_or_for_money_asks_a_figure_in_it():
+    gdp = read_intent("What was Changning's GDP in 2020, in billions of yuan?")
+    assert gdp.numeric and gdp.units == ("亿元",)
+    assert read_intent("How much money will Changning spend on elevators?").measure == "money"
+    assert not read_intent("指标表里单位是“岁”的那一项，目标是怎么定的？").numeric  # a column, not a figure
+
+
 @pytest.mark.parametrize("question, period", [
     ("十三五期间绿化覆盖率提升到了多少？", "past"),
     ("2025年高新技术企业要达到多少家？", "future"),
