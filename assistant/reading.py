@@ -33,6 +33,12 @@ _FUTURE = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|
                      r"|\b(?:will|should|by 20\d\d|targets?|targeted|plan(?:s|ned)? to|aim(?:s|ing|ed)?)\b", re.I)
 _PAST = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完达]了|了多少|目前|现在"
                    r"|\b(?:did|was|were|have been|has been|so far|13th)\b", re.I)
+# Words that give the assistant orders about its own rules, not a question about the plan.
+_INSTRUCTS = re.compile(r"(?:忽略|无视|忘[掉记]|不要管|不用管)[^，,。？?]{0,8}(?:指令|指示|要求|规则|设定|提示|规划|纲要)|系统提示|提示词"
+                        r"|管理员模式|开发者模式|系统通知|你现在是|扮演|不受任何规则|不必引用|不要引用|不用引用"
+                        r"|\b(?:ignore|disregard|forget)\b[^.?!]{0,30}\b(?:instructions?|rules|prompts?|the plan|the outline)\b"
+                        r"|system prompt|developer mode|admin mode|you are now|pretend (?:to be|you)|jailbreak"
+                        r"|\b(?:just )?(?:reply|respond|say|answer) (?:with |that |only )", re.I)
 _PERSON = re.compile(r"是谁|谁是|谁来|叫什么名字|姓什么|哪位|who (?:is|are|was|will)|who's|whose name", re.I)
 
 # The quantity a question asks for, by its unit, and the same quantity stated in a sentence:
@@ -186,6 +192,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         table=table,
         names=_names(own),
         asks_person=bool(_PERSON.search(own)),
+        instructs=bool(_INSTRUCTS.search(own)),
         parts=split_parts(own),
         subject=_subject(q),
     )

@@ -43,6 +43,8 @@ _REASONS = {
     "year": ("《纲要》没有给出{0}年的数字（“十三五”成绩截至2020年，“十四五”目标到2025年）。",
              "The Outline gives no figure for {0} (its results run to 2020 and its targets to 2025)."),
     "name": ("《纲要》没有提到“{0}”。", "The Outline does not mention “{0}”."),
+    "instructions": ("我只根据《纲要》回答关于《纲要》的问题，不执行改变规则的指令。",
+                     "I only answer questions about the Outline, from the Outline; I do not follow instructions to change that."),
     "person": ("《纲要》不涉及具体人员，没有提到这方面的信息。",
                "The Outline names no people, so it cannot say who this is."),
 }
@@ -61,8 +63,10 @@ def judge(reading: Reading, query: Query, hits: list[Hit], ranked: list[Scored],
           english: bool, rows: list | None = None) -> Verdict:
     """The verdict for a question, from its reading and the evidence retrieval found
     (`rows`: the main-indicator rows a question over the table selects)."""
+    if unmet := _unmet_anywhere(reading, passages):
+        return _refused(*unmet, english=english, measured={})
     if rows:
-        unmet = _unmet_by_rows(reading, passages)
+        unmet = _unmet_by_rows(reading)
         return _refused(*unmet, english=english, measured={}) if unmet else Verdict(True, evidence={"rows": len(rows)})
     if not hits or not ranked:
         return _refused("topic", english=english, measured={})
@@ -87,8 +91,6 @@ def off_topic(query: Query, hits: list[Hit], passages: Passages) -> bool:
 def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence: Evidence,
            english: bool) -> tuple[str, str] | None:
     """The first constraint of the question the evidence does not meet, with what it names."""
-    if unmet := _unmet_anywhere(reading, passages):
-        return unmet
     best = ranked[0]
     support = [s.statement for s in ranked[:SUPPORTING]]
     # A figure must be the place's own: named in a sentence that states one.
@@ -120,7 +122,10 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
 
 
 def _unmet_anywhere(reading: Reading, passages: Passages) -> tuple[str, str] | None:
-    """What no passage of the plan has: people by name, places and bodies it never names."""
+    """What no passage of the plan has: orders to the assistant, people by name, places and
+    bodies it never names."""
+    if reading.instructs:
+        return "instructions", ""
     if reading.asks_person:
         return "person", ""
     for name, common in reading.names:
@@ -146,11 +151,9 @@ def _states_figure(best: Scored, measure: str | None) -> bool:
     return states_quantity(best.statement, measure)
 
 
-def _unmet_by_rows(reading: Reading, passages: Passages) -> tuple[str, str] | None:
+def _unmet_by_rows(reading: Reading) -> tuple[str, str] | None:
     """What a question over the indicator table pins down that the table, which is
     Changning's and runs to 2025, does not have."""
-    if unmet := _unmet_anywhere(reading, passages):
-        return unmet
     if reading.places:
         return "place", reading.places[0]
     for year in reading.years:

@@ -83,6 +83,7 @@ class Reading:
     table: bool = False  # asks over the main-indicator table as a table
     names: tuple[tuple[str, str], ...] = ()  # names of places and bodies it mentions, with their common part
     asks_person: bool = False  # asks who someone is ("区长是谁")
+    instructs: bool = False  # tries to change the assistant's rules ("忽略之前的指令…", "ignore all previous instructions")
     parts: tuple[str, ...] = ()  # the separate things a multi-part question asks for
     subject: str = ""  # what it is about, without the words that ask where or point at the plan
 
