@@ -77,6 +77,9 @@ _TABLE_ASK = re.compile(r"哪些|哪几|哪[个一]|几项|多少项|有几个|�
 _ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[项个条行](?:主要)?(?:指标)?"
                   r"|(?:指标|序号[为是]?|indicator|row|No\.?)\s*#?\s*(\d{1,2})(?![\d.%])|(\d{1,2})\s*号指标"
                   r"|(\d{1,2})(?:st|nd|rd|th) (?:main )?indicator|(?:最后一项)", re.I)
+# A run of rows: "序号13到15", "第13至15项", "indicators 13 to 15".
+_ROW_RUN = re.compile(r"(?:第|序号[为是]?|指标|indicators?|rows?|No\.?)\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*[项个条行]?"
+                      r"\s*(?:到|至|-|–|~|～|to|through)\s*(?:第|No\.?)?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})", re.I)
 _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八九十]{1,3})\s*章(?:\s*第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节)?")
 # How people point at the plan itself, not at a topic of it: dropped from a locate question's subject.
 _FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|讲的|说的"
@@ -225,6 +228,10 @@ def _number(text: str) -> int | None:
 
 def _rows(q: str) -> tuple[int, ...]:
     rows = []
+    for m in _ROW_RUN.finditer(q):
+        first, last = _number(m.group(1)), _number(m.group(2))
+        if first and last and 1 <= first < last <= 22:
+            rows += range(first, last + 1)
     for m in _ROW.finditer(q):
         if m.group(0) == "最后一项":
             rows.append(22)  # the table has 22 rows (checked against the outline by a test)

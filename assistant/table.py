@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from assistant.chunks import Chunk
 from assistant.text import lexical_tokens, normalize
@@ -56,6 +56,9 @@ class IndicatorTable:
                 self.rows.append(Row(chunk, chunk.indicator, name, unit, target))
         self.rows.sort(key=lambda r: r.number)
         self.units = sorted({r.unit for r in self.rows}, key=len, reverse=True)
+        # The words around the table (its caption and note) name the table, not a topic of its rows.
+        self._around = " ".join(c.text for c in chunks if c.kind == "paragraph" and self.rows
+                                and (c.chapter, c.section) == (self.rows[0].chunk.chapter, self.rows[0].chunk.section))
 
     def select(self, reading: Reading) -> list[Row]:
         """The rows a question over the table asks for, or [] when it asks nothing a
@@ -83,7 +86,9 @@ class IndicatorTable:
 
     def _by_kind(self, q: str) -> set[int] | None:
         asked = {kind for kind, (_, words) in KINDS.items() if words.search(q)}
-        if EXPECTED.search(q):
+        expected, assigned = EXPECTED.search(q), KINDS["assigned"][1].search(q)
+        # "binding rather than indicative", "预期性而不是约束性": the kind named first is asked for.
+        if expected and not (assigned and assigned.start() < expected.start()):
             return {r.number for r in self.rows if "assigned" not in r.kinds}
         if not asked:
             return None
@@ -99,7 +104,7 @@ class IndicatorTable:
 
     def _by_topic(self, q: str) -> set[int] | None:
         """Rows whose name shares words with the question's topic words (养老, 就业, 绿化)."""
-        words = set(lexical_tokens(q)) - _table_words()
+        words = set(lexical_tokens(q)) - _table_words() - self._around_words
         if not words:
             return None
         matched = set()
@@ -108,6 +113,10 @@ class IndicatorTable:
             if any(w in row.name or w in name for w in words if len(w) >= 2):
                 matched.add(row.number)
         return matched or None
+
+    @cached_property
+    def _around_words(self) -> set[str]:  # tokenized on first use, like _table_words
+        return set(lexical_tokens(self._around))
 
     def counts(self, reading: Reading) -> bool:
         return bool(_COUNT.search(reading.own_text))

@@ -38,6 +38,13 @@ def test_the_table_has_its_22_rows_with_units_and_targets(table):
     ("哪些主要指标没有具体数值，是定性的？", [1, 2, 15, 16, 17]),
     ("和企业有关的主要指标有哪些？", [5, 6, 10]),
     ("主要指标一共有多少项？", list(range(1, 23))),
+    # The table's own caption names the table, not a topic: 经济社会发展 filters nothing.
+    ("长宁“十四五”经济社会发展主要指标一共有多少项？", list(range(1, 23))),
+    ("主要指标序号13到15这三项分别是什么？", [13, 14, 15]),
+    ("What are indicators 3 to 5?", [3, 4, 5]),
+    # The kind named first is the one asked for.
+    ("Which main indicators are binding rather than indicative?", [13, 20]),
+    ("哪些主要指标是预期性而不是约束性的？", [n for n in range(1, 23) if n not in (13, 20)]),
 ])
 def test_rows_are_selected_by_any_column(table, question, expected):
     assert rows(table, question) == expected
