@@ -81,6 +81,10 @@ _ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[
 _ROW_RUN = re.compile(r"(?:第|序号[为是]?|指标|indicators?|rows?|No\.?)\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*[项个条行]?"
                       r"\s*(?:到|至|-|–|~|～|to|through)\s*(?:第|No\.?)?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})", re.I)
 _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八九十]{1,3})\s*章(?:\s*第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节)?")
+_OUTLINE_REF_EN = (  # "chapter 11", "chapter 6, section 2", "section 2 of chapter 6"
+    re.compile(r"\bchapter\s+(?P<chapter>\d{1,2})\b(?:,?\s*section\s+\(?(?P<section>\d{1,2})\)?)?", re.I),
+    re.compile(r"\bsection\s+\(?(?P<section>\d{1,2})\)?\s+of\s+chapter\s+(?P<chapter>\d{1,2})\b", re.I),
+)
 # How people point at the plan itself, not at a topic of it: dropped from a locate question's subject.
 _FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|讲的|说的"
                     r"|the plan|the outline|in the plan|mentioned|discussed|explained", re.I)
@@ -212,14 +216,17 @@ def _period(q: str) -> str | None:
 
 
 def _outline_refs(q: str) -> tuple[tuple[int, int | None], ...]:
-    """Chapters and sections the question points at: "第九章" → (9, None), "第六章第二节" → (6, 2)."""
+    """Chapters and sections the question points at: "第九章" → (9, None), "第六章第二节" → (6, 2),
+    "section 2 of chapter 6" → (6, 2)."""
     refs = []
-    for m in _OUTLINE_REF.finditer(q):
+    for m in (m for pattern in (_OUTLINE_REF, *_OUTLINE_REF_EN) for m in pattern.finditer(q)):
         chapter = _number(m.group("chapter"))
         section = _number(m.group("section")) if m.group("section") else None
         if chapter:
             refs.append((chapter, section))
-    return tuple(refs)
+    # "section 3 of chapter 9" also reads as "chapter 9": the section is what is meant.
+    refs = [(c, s) for c, s in refs if s is not None or not any(c == c2 and s2 for c2, s2 in refs)]
+    return tuple(dict.fromkeys(refs))
 
 
 def _number(text: str) -> int | None:

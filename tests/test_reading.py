@@ -79,6 +79,9 @@ def test_proper_names_are_read_by_part_of_speech_not_by_suffix_alone():
 def test_rows_parts_and_outline_references():
     assert read_intent("主要指标第十五项是什么？").rows == (15,)
     assert read_intent("第六章第二节讲什么").outline_refs == ((6, 2),)
+    assert read_intent("Which sections make up chapter 11 of the plan?").outline_refs == ((11, None),)
+    assert read_intent("What does section 3 of chapter 9 say?").outline_refs == ((9, 3),)
+    assert read_intent("主要指标序号13到15这三项分别是什么？").rows == (13, 14, 15)
     assert read_intent("十三五末绿化覆盖率多少？2025年的目标又是多少？").parts == (
         "十三五末绿化覆盖率多少", "2025年的目标又是多少")
     assert read_intent("高新技术企业数和发明专利拥有量的目标分别是多少？").parts == (
