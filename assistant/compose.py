@@ -110,6 +110,8 @@ class ExtractiveComposer:
     def write(self, found: Found, english: bool) -> tuple[str, list[Citation]]:
         """The answer text, with [n] markers, and its citations, in the shape asked for."""
         reading, hits, ranked = found.reading, found.hits, found.ranked
+        if reading.asks_kind and self.table.note and (row := self._row_asked(found)):
+            return self._kind(row, english)
         if found.rows:
             return self._rows(found.rows, english)
         top = hits[0].chunk
@@ -140,6 +142,18 @@ class ExtractiveComposer:
         q = squash(question).lower()
         found = [(key, chunk) for key, chunk in self._glossary_keys if key in q]
         return max(found, key=lambda f: len(f[0]))[1] if found else None
+
+    def _row_asked(self, found: Found) -> Row | None:
+        """The one indicator row a question is about: the row it selects, the row it names,
+        or the indicator retrieval put first."""
+        if len(found.rows) == 1:
+            return found.rows[0]
+        if found.rows:
+            return None
+        if row := self.table.named_in(found.reading.text):
+            return row
+        best = found.ranked[0].hit.chunk if found.ranked else None
+        return next((r for r in self.table.rows if best and best.kind == "indicator" and r.number == best.indicator), None)
 
     @staticmethod
     def _pick(ranked: list[Scored], most: int) -> list[Scored]:
@@ -221,6 +235,20 @@ class ExtractiveComposer:
             return f"{len(rows)} of the Outline's 22 main indicators match: " + "; ".join(items) + ".", citations
         items = [f"第{r.number}项 {r.name}{unit}：{r.target}[{n}]" for n, (r, unit) in enumerate(zip(rows, units), 1)]
         return f"《纲要》22项主要指标中，符合的有{len(rows)}项：" + "；".join(items) + "。", citations
+
+    def _kind(self, row: Row, english: bool) -> tuple[str, list[Citation]]:
+        """Whether a row is expected (预期性) or assigned by the city, as the table's note sorts them."""
+        note = self.table.note
+        citations = [citation_for(row.chunk, row.chunk.text), citation_for(note, note.text)]
+        assigned = "assigned" in row.kinds
+        if english:
+            kind = ("assigned by the city (完成市下达指标), not one of the expected (预期性) indicators" if assigned
+                    else "an expected (预期性, indicative) indicator")
+            return (f"Main indicator {row.number}, {row.name}, is {kind}: its target is “{row.target}”[1], and the "
+                    f"table's note says that all indicators other than those assigned by the city are expected ones[2].",
+                    citations)
+        kind = "是市下达需要完成的指标，不属于预期性指标" if assigned else "是预期性指标"
+        return f"《纲要》主要指标第{row.number}项 {row.name}{kind}：其目标值为“{row.target}”[1]，{note.text}[2]", citations
 
     def _glossary(self, chunk: Chunk, english: bool) -> tuple[str, list[Citation]]:
         lead = (f"The Outline's glossary (term {chunk.glossary}) explains “{chunk.lead}”: "

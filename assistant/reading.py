@@ -77,6 +77,8 @@ _TABLE_ASK = re.compile(r"哪些|哪几|哪[个一]|几项|多少项|有几个|�
 _ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[项个条行](?:主要)?(?:指标)?"
                   r"|(?:指标|序号[为是]?|indicator|row|No\.?)\s*#?\s*(\d{1,2})(?![\d.%])|(\d{1,2})\s*号指标"
                   r"|(\d{1,2})(?:st|nd|rd|th) (?:main )?indicator|(?:最后一项)", re.I)
+# Whether an indicator is binding or expected: the table's note sorts its rows so.
+_KIND_ASK = re.compile(r"约束性|预期性|binding|indicative|mandatory|obligatory", re.I)
 # A run of rows: "序号13到15", "第13至15项", "indicators 13 to 15".
 _ROW_RUN = re.compile(r"(?:第|序号[为是]?|指标|indicators?|rows?|No\.?)\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*[项个条行]?"
                       r"\s*(?:到|至|-|–|~|～|to|through)\s*(?:第|No\.?)?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})", re.I)
@@ -184,7 +186,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         own_text=own,
         # "哪几条…分别是什么" lists; it does not count.
         numeric=bool(_NUMERIC.search(q) or ((measure or asks_in_unit) and not listing))
-        and not (listing and _WHAT.search(q)),
+        and not (listing and _WHAT.search(q)) and not _KIND_ASK.search(own),
         listing=listing,
         locate=bool(_LOCATE.search(q)),
         define=bool(_DEFINE.search(q)),
@@ -197,6 +199,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         rows=rows,
         outline_refs=_outline_refs(own),
         table=table,
+        asks_kind=bool(_KIND_ASK.search(own)),
         names=_names(own),
         asks_person=bool(_PERSON.search(own)),
         instructs=bool(_INSTRUCTS.search(own)),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from assistant.chunks import Chunk
-from assistant.text import lexical_tokens, normalize
+from assistant.text import lexical_tokens, normalize, squash
 from assistant.types import Reading
 
 # Kinds of target, by how the target is worded, and the words a question uses for each.
@@ -56,9 +56,12 @@ class IndicatorTable:
                 self.rows.append(Row(chunk, chunk.indicator, name, unit, target))
         self.rows.sort(key=lambda r: r.number)
         self.units = sorted({r.unit for r in self.rows}, key=len, reverse=True)
+        around = [c for c in chunks if c.kind == "paragraph" and self.rows
+                  and (c.chapter, c.section) == (self.rows[0].chunk.chapter, self.rows[0].chunk.section)]
         # The words around the table (its caption and note) name the table, not a topic of its rows.
-        self._around = " ".join(c.text for c in chunks if c.kind == "paragraph" and self.rows
-                                and (c.chapter, c.section) == (self.rows[0].chunk.chapter, self.rows[0].chunk.section))
+        self._around = " ".join(c.text for c in around)
+        # The note that sorts the rows into expected (预期性) and assigned ones.
+        self.note = next((c for c in around if EXPECTED.search(c.text)), None)
 
     def select(self, reading: Reading) -> list[Row]:
         """The rows a question over the table asks for, or [] when it asks nothing a
@@ -117,6 +120,12 @@ class IndicatorTable:
     @cached_property
     def _around_words(self) -> set[str]:  # tokenized on first use, like _table_words
         return set(lexical_tokens(self._around))
+
+    def named_in(self, text: str) -> Row | None:
+        """The row whose name (without its unit) the text writes; the longest name wins."""
+        squashed = squash(text)
+        named = [r for r in self.rows if squash(re.sub(r"[（(][^）)]*[）)]$", "", r.name)) in squashed]
+        return max(named, key=lambda r: len(r.name)) if named else None
 
     def counts(self, reading: Reading) -> bool:
         return bool(_COUNT.search(reading.own_text))

@@ -81,6 +81,7 @@ class Reading:
     rows: tuple[int, ...] = ()  # main-indicator rows it addresses by number ("第12项指标")
     outline_refs: tuple[tuple[int, int | None], ...] = ()  # chapters/sections it points at ("第九章")
     table: bool = False  # asks over the main-indicator table as a table
+    asks_kind: bool = False  # asks whether an indicator is binding or expected (约束性/预期性)
     names: tuple[tuple[str, str], ...] = ()  # names of places and bodies it mentions, with their common part
     asks_person: bool = False  # asks who someone is ("区长是谁")
     instructs: bool = False  # tries to change the assistant's rules ("忽略之前的指令…", "ignore all previous instructions")

@@ -173,3 +173,18 @@ def test_an_english_answer_leads_with_the_figure(assistant):
 def test_a_definition_question_naming_an_appendix_term_gets_its_definition(assistant, question, term):
     answer = assistant.ask(question)
     assert [c.glossary for c in answer.citations] == [term]
+
+
+@pytest.mark.parametrize("question, history, row, says", [
+    ("这个指标是约束性的还是预期性的？",
+     [Turn("user", "高新技术企业数的目标是多少？"), Turn("assistant", "主要指标第6项：高新技术企业数2025年达到600家。")],
+     6, "是预期性指标"),
+    ("单位生产总值能耗降低率是约束性指标吗？", [], 13, "市下达需要完成的指标"),
+    ("Is main indicator 20 binding or indicative?", [], 20, "assigned by the city"),
+])
+def test_whether_an_indicator_is_binding_or_expected_comes_from_the_tables_note(assistant, plan_text, question,
+                                                                                 history, row, says):
+    answer = assistant.ask(question, history)
+    assert answer.answerable and says in answer.answer
+    assert cites(answer, indicator=row) and any("预期性指标" in c.quote for c in answer.citations)
+    assert all(quote_is_verbatim(c.quote, plan_text) for c in answer.citations)
