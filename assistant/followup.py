@@ -8,7 +8,7 @@ something new ("十三五的时候是多少？" after "绿化覆盖率的目标�
 from __future__ import annotations
 
 import re
-from assistant.text import lexical_tokens, normalize
+from assistant.text import arabic_years, lexical_tokens, normalize
 from assistant.types import Turn
 
 # "那教育方面呢？", "还有交通呢", "那文化设施方面呢？要建哪些？", "And for elderly care?"
@@ -38,6 +38,7 @@ _INTENT = re.compile(
     re.IGNORECASE,
 )
 _TOPICLESS_CHARS = frozenset("".join(_TOPICLESS))
+_YEAR = re.compile(r"(?:19|20)\d\d年?")
 SHORT_QUESTION = 12  # characters; a question this short usually leans on the one before
 
 
@@ -53,8 +54,13 @@ def points_back(question: str) -> bool:
     q = normalize(question)
     if _TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q) or _ANAPHORA.search(q):
         return True
-    # Judged by characters, as jieba glues such words in odd ways ("十四五末要" → "末要").
-    return all(set(token) <= _TOPICLESS_CHARS for token in lexical_tokens(q))
+    return _topicless(q)
+
+
+def _topicless(text: str) -> bool:
+    """Whether the text says only when or how much, not about what. Judged by characters,
+    as jieba glues such words in odd ways ("十四五末要" → "末要"); any year counts."""
+    return all(set(token) <= _TOPICLESS_CHARS or _YEAR.fullmatch(token) for token in lexical_tokens(arabic_years(text)))
 
 
 def standalone_question(question: str, history: list[Turn]) -> str:
@@ -66,7 +72,8 @@ def standalone_question(question: str, history: list[Turn]) -> str:
     previous = normalize(standalone_question(history[last_user].content, history[:last_user]))
     q = normalize(question)
     match = _TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q)
-    if match and not _INTENT.search(match.group("topic")):
+    # "那2035年呢？" switches the time, not the topic: the earlier question is asked again for it.
+    if match and not _INTENT.search(match.group("topic")) and not _topicless(match.group("topic")):
         rest = (match.group("rest") or "").strip()
         intent = rest or " ".join(dict.fromkeys(m.group(0) for m in _INTENT.finditer(previous)))
         return f"{match.group('topic')} {intent}".strip()

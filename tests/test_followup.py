@@ -1,0 +1,25 @@
+"""Follow-ups rewritten to stand alone, without a model (assistant/followup.py)."""
+
+import pytest
+
+from assistant.followup import points_back, standalone_question
+from assistant.types import Turn
+
+GOALS = [Turn("user", "“十四五”结束时长宁总体上要达到什么目标？"), Turn("assistant", "到2025年……")]
+HOSPITALS = [Turn("user", "医疗方面要建哪些新项目？"), Turn("assistant", "……")]
+
+
+def test_a_new_topic_keeps_what_was_asked():
+    assert standalone_question("那养老呢？", HOSPITALS) == "养老 要建 哪些 项目"
+
+
+@pytest.mark.parametrize("question", ["那2035年呢？", "那二〇三五年呢？", "那十三五末呢？"])
+def test_a_new_time_keeps_the_topic(question):
+    rewritten = standalone_question(question, GOALS)
+    assert rewritten.startswith("“十四五”结束时长宁总体上要达到什么目标") and rewritten.endswith(question.replace("？", "?"))
+
+
+def test_a_question_of_its_own_is_not_rewritten():
+    own = "长宁区“十四五”期间要新增多少张养老床位？"
+    assert standalone_question(own, GOALS) == own
+    assert points_back("那2035年呢？") and not points_back("明天天气怎么样？")
