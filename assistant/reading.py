@@ -18,7 +18,8 @@ from assistant.types import Reading
 
 LEXICON = Path(__file__).with_name("lexicon")
 
-_NUMERIC = re.compile(r"多少|(?<!哪)几[个家项处所张条座套幢年成倍件]|百分之几|比例|比重|占比|覆盖率|目标值|多高|多大|多长|多快"
+# "这几年", "近几年", "十几家" say roughly how many; they do not ask.
+_NUMERIC = re.compile(r"多少|(?<![哪这那近前头好十])几[个家项处所张条座套幢年成倍件]|百分之几|比例|比重|占比|覆盖率|目标值|多高|多大|多长|多快"
                       r"|多久|多长时间|什么时候|何时|哪一?年"
                       r"|how many|how much|how long|how high|how fast|what share|percent|rate\b|\bwhen\b", re.I)
 _LISTING = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六七八九十]|有什么(?:工作|举措|措施|安排)|几[节部]分?|几条|几块"

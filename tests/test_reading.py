@@ -11,6 +11,7 @@ def test_number_questions_and_their_units():
     assert read_intent("新增多少张养老床位").measure == "count"
     assert read_intent("护理型床位占多大比重？").measure == "share"
     assert read_intent("绿化覆盖率的目标是多少？").measure is None
+    assert not read_intent("这几年区里对非成套的里弄房子有什么说法？").numeric  # "这几年" does not ask how many
 
 
 def test_a_quantity_must_be_stated_in_the_unit_asked_for():
