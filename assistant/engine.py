@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from assistant.chunks import Chunk
 from assistant.commitments import Ledger, build_ledger
 from assistant.compose import ExtractiveComposer, Found
 from assistant.config import Settings
@@ -112,6 +113,9 @@ class PlanAssistant:
         if alone:
             hits = _with_own_hits(hits, alone)
         rows = self.table.select(reading)
+        # Rows and places the question names are retrieved by name, ahead of the search's hits.
+        named = [r.chunk for r in rows] or [c for ref in reading.outline_refs if (c := self._opening(ref))]
+        hits = self._named_first(named, hits, query)
         ranked = self.passages.rank(reading, query, hits)
         verdict = judge(reading, query, hits, ranked, self.passages, question.english, rows)
         return Found(reading, query, hits, ranked, rows, verdict)
@@ -119,6 +123,22 @@ class PlanAssistant:
     def _search(self, text: str) -> tuple[Query, list[Hit]]:
         query = make_query(self.model, expand(text))
         return query, search(self.index, query, self.settings.top_k, self.retrieval_mode)
+
+    def _opening(self, place: tuple[int, int | None]) -> Chunk | None:
+        """The first chunk of a chapter (its intro, else its first section) or of a section."""
+        chapter, section = place
+        return next((c for c in self.index.chunks if c.kind == "paragraph" and c.chapter == chapter
+                     and (section is None or c.section == section)), None)
+
+    def _named_first(self, chunks: list[Chunk], hits: list[Hit], query: Query) -> list[Hit]:
+        """The named chunks as hits (the search's own hit where it found one), then the rest."""
+        found = {h.position: h for h in hits}
+        first = []
+        for chunk in chunks:
+            p = self.index.chunks.index(chunk)
+            first.append(found.get(p) or Hit(chunk, p, float(self.index.chunk_vectors.reconstruct(p) @ query.vector), 0.0, 0.0))
+        seen = {h.position for h in first}
+        return first + [h for h in hits if h.position not in seen]
 
     def explain(self, question: str, history: list[Turn] | None = None) -> dict:
         """What the answer was based on: the reading, the rewritten query, the hits and the verdict."""

@@ -188,3 +188,13 @@ def test_whether_an_indicator_is_binding_or_expected_comes_from_the_tables_note(
     assert answer.answerable and says in answer.answer
     assert cites(answer, indicator=row) and any("预期性指标" in c.quote for c in answer.citations)
     assert all(quote_is_verbatim(c.quote, plan_text) for c in answer.citations)
+
+
+@pytest.mark.parametrize("question, first", [
+    ("第十五项指标的目标值是啥", (2, 4, 15)),
+    ("主要指标序号13到15这三项分别是什么？", (2, 4, 13)),
+    ("第九章有哪几节？", (9, None, None)),
+])
+def test_rows_and_chapters_named_by_number_are_the_first_sources(assistant, question, first):
+    source = assistant.ask(question).sources[0]
+    assert (source.chapter, source.section if first[1] else None, source.indicator) == first
