@@ -38,6 +38,7 @@ _INTENT = re.compile(
     re.IGNORECASE,
 )
 _TOPICLESS_CHARS = frozenset("".join(_TOPICLESS))
+_STEP = re.compile(r"[上下]一[项个条行章节]|\b(?:next|previous)\b", re.I)
 _YEAR = re.compile(r"(?:19|20)\d\d年?")
 SHORT_QUESTION = 12  # characters; a question this short usually leans on the one before
 
@@ -72,8 +73,10 @@ def standalone_question(question: str, history: list[Turn]) -> str:
     previous = normalize(standalone_question(history[last_user].content, history[:last_user]))
     q = normalize(question)
     match = _TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q)
-    # "那2035年呢？" switches the time, not the topic: the earlier question is asked again for it.
-    if match and not _INTENT.search(match.group("topic")) and not _topicless(match.group("topic")):
+    # "那2035年呢？" switches the time, not the topic, and "下一项呢？" steps from the earlier
+    # question's row: the earlier question is asked again for it.
+    topic = match.group("topic") if match else ""
+    if match and not _INTENT.search(topic) and not _topicless(topic) and not _STEP.search(topic):
         rest = (match.group("rest") or "").strip()
         intent = rest or " ".join(dict.fromkeys(m.group(0) for m in _INTENT.finditer(previous)))
         return f"{match.group('topic')} {intent}".strip()

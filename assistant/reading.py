@@ -80,6 +80,9 @@ _ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[
                   r"|(\d{1,2})(?:st|nd|rd|th) (?:main )?indicator|(?:最后一项)", re.I)
 # Whether an indicator is binding or expected: the table's note sorts its rows so.
 _KIND_ASK = re.compile(r"约束性|预期性|binding|indicative|mandatory|obligatory", re.I)
+# The row after or before the one the conversation is on: "下一项呢？".
+_NEXT_ROW = re.compile(r"下一[项个条行]|next (?:one|indicator|row)", re.I)
+_PREVIOUS_ROW = re.compile(r"上一[项个条行]|previous (?:one|indicator|row)", re.I)
 # A run of rows: "序号13到15", "第13至15项", "indicators 13 to 15".
 _ROW_RUN = re.compile(r"(?:第|序号[为是]?|指标|indicators?|rows?|No\.?)\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*[项个条行]?"
                       r"\s*(?:到|至|-|–|~|～|to|through)\s*(?:第|No\.?)?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})", re.I)
@@ -174,7 +177,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
     # Years stay as written (titles say 二〇三五年); years and periods are read in Arabic digits.
     q = normalize(standalone or own_text)
     own = normalize(own_text)
-    rows = _rows(own)
+    rows = _rows(own) or _step_row(own, q)
     listing = bool(_LISTING.search(q))
     measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(q)), None)
     asked_units = _units(own)
@@ -217,6 +220,14 @@ def _subject(q: str) -> str:
 
 def _period(q: str) -> str | None:
     return "past" if _PAST.search(q) else "future" if _FUTURE.search(q) else None
+
+
+def _step_row(own: str, standalone: str) -> tuple[int, ...]:
+    """"下一项呢？" after a question about row 9 is row 10 (the rows named before, in the
+    rewritten question, are the earlier turn's)."""
+    step = 1 if _NEXT_ROW.search(own) else -1 if _PREVIOUS_ROW.search(own) else 0
+    before = _rows(standalone) if step else ()
+    return (before[-1] + step,) if before and 1 <= before[-1] + step <= 22 else ()
 
 
 def _outline_refs(q: str) -> tuple[tuple[int, int | None], ...]:

@@ -3,6 +3,7 @@
 import pytest
 
 from assistant.followup import points_back, standalone_question
+from assistant.reading import read
 from assistant.types import Turn
 
 GOALS = [Turn("user", "“十四五”结束时长宁总体上要达到什么目标？"), Turn("assistant", "到2025年……")]
@@ -23,3 +24,10 @@ def test_a_question_of_its_own_is_not_rewritten():
     own = "长宁区“十四五”期间要新增多少张养老床位？"
     assert standalone_question(own, GOALS) == own
     assert points_back("那2035年呢？") and not points_back("明天天气怎么样？")
+
+
+def test_the_next_row_steps_from_the_row_asked_before():
+    rows = [Turn("user", "主要指标第9项是什么？"), Turn("assistant", "第9项是每万人发明专利拥有量，2025年达到95件。")]
+    rewritten = standalone_question("下一项呢？", rows)
+    assert rewritten.startswith("主要指标第9项是什么")
+    assert read("下一项呢？", rewritten).rows == (10,) and read("上一项呢？", rewritten).rows == (8,)
