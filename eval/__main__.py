@@ -1,6 +1,6 @@
 """Run the evaluation sets and print a per-category table for each.
 
-    python -m eval [--set dev|blind|all] [--file F.jsonl] [--mode hybrid|dense|bm25]
+    python -m eval [--set dev|blind|blind2|blind3|all] [--file F.jsonl] [--mode hybrid|dense|bm25]
                    [--no-lexicon] [--failures] [--json results.json]
                    [--llm URL [--llm-model NAME] [--llm-timeout S]]
 
@@ -9,9 +9,10 @@ answers through the OpenAI-compatible server at URL, and a second table says per
 category how many answers the model wrote, how many it refused, why the others fell
 back to the extractive answer, and how many sentences grounding dropped.
 
-eval/dev.jsonl is for tuning (its failures may be read); eval/blind.jsonl was written
-without seeing the engine and is only ever scored (eval/README.md): never read its
-failures to tune on them.
+Each blind set was written without seeing the engine and committed before its first
+run, which is recorded in eval/README.md. The newest (HELD_OUT) is only ever scored:
+--failures never prints its items. Older blind sets were retired into tuning sets, like
+dev, once a newer one replaced them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from assistant.types import Turn
 from eval.scoring import Score, load_items, score
 
 HERE = Path(__file__).resolve().parent
-SETS = {"dev": HERE / "dev.jsonl", "blind2": HERE / "blind2.jsonl", "blind": HERE / "blind.jsonl"}
+SETS = {"dev": HERE / "dev.jsonl", "blind": HERE / "blind.jsonl", "blind2": HERE / "blind2.jsonl",
+        "blind3": HERE / "blind3.jsonl"}
+HELD_OUT = "blind3"  # the set whose failures are never printed (eval/README.md)
 
 
 # Why an LLM answer fell back, in a few words: the start of Answer.fallback, or what it says.
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="score this JSONL file instead of the named sets")
     parser.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     parser.add_argument("--no-lexicon", action="store_true", help="without query expansion (its weight, for the table)")
-    parser.add_argument("--failures", action="store_true", help="list the dev items answered wrongly")
+    parser.add_argument("--failures", action="store_true", help="list the items answered wrongly (never the held-out set's)")
     parser.add_argument("--json", type=Path, help="write every answer and score here")
     parser.add_argument("--llm", metavar="URL", help="answer through the LLM composer and this OpenAI-compatible server")
     parser.add_argument("--llm-model", default=os.environ.get("ASSISTANT_LLM_MODEL") or "default",
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + commitments_report())
     if args.failures:
         for s in all_scores:
-            if not s.correct and s.item.split != "blind":
+            if not s.correct and s.item.split != HELD_OUT:
                 a = s.answer
                 print(f"\n✗ {s.item.id} [{s.item.split}] {s.item.question}\n  expected {s.item.expected_facts} "
                       f"{s.item.expected_citations}\n  got: {a['answer'][:160]}\n  cites: "
