@@ -138,10 +138,14 @@ def units() -> dict[str, str]:
 
 
 def _units(q: str) -> tuple[str, ...]:
-    """The units the question asks a figure in, as the plan writes them (亿元 in "多少亿元", not 元)."""
+    """The units the question asks a figure in, as the plan writes them (亿元 in "多少亿元", not
+    元): a Chinese unit right after 多少/几/每 ("岁数" or "单位是“岁”" ask for no figure in
+    years), an English one anywhere ("in billions of yuan")."""
     found, rest = [], q
     for way, unit in units().items():
-        if _says(rest, way):
+        asked = (_says(rest, way) if way.isascii()
+                 else re.search(rf"(?:多少|几|每)\s*{re.escape(way)}", rest) is not None)
+        if asked:
             found.append(unit)
             rest = re.sub(re.escape(way), " ", rest, flags=re.I)
     return tuple(dict.fromkeys(found))
