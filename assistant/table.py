@@ -82,7 +82,7 @@ class IndicatorTable:
     def _by_unit(self, q: str) -> set[int] | None:
         wanted = {unit for unit, words in _UNIT_WORDS.items() if words.search(q)}
         wanted |= {u for u in self.units if u not in ("%", "-") and re.search(rf"[“\"‘'「]?{re.escape(u)}[”\"’'」]?", q)
-                   and (len(u) > 1 or re.search(rf"单位[是为]?[“\"‘'「]?{re.escape(u)}|[以用按]{re.escape(u)}|{re.escape(u)}[”\"’'」]?(?:做|为|来)?(?:单位|计)", q))}
+                   and (len(u) > 1 or re.search(rf"单位[是为用]?[“\"‘'「]?{re.escape(u)}|[以用按]{re.escape(u)}|{re.escape(u)}[”\"’'」]?(?:做|为|来)?(?:单位|计)", q))}
         # "元/平方米" also names "平方米": keep the longest unit a question names.
         wanted = {u for u in wanted if not any(u != v and u in v for v in wanted)}
         return {r.number for r in self.rows if r.unit in wanted} if wanted else None

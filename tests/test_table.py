@@ -41,6 +41,8 @@ def test_the_table_has_its_22_rows_with_units_and_targets(table):
     # The table's own caption names the table, not a topic: 经济社会发展 filters nothing.
     ("长宁“十四五”经济社会发展主要指标一共有多少项？", list(range(1, 23))),
     ("主要指标序号13到15这三项分别是什么？", [13, 14, 15]),
+    ("单位用“件”的那项主要指标是什么？", [9]),
+    ("单位为“岁”的那一行，目标值是怎么写的？", [17]),
     ("What are indicators 3 to 5?", [3, 4, 5]),
     # The kind named first is the one asked for.
     ("Which main indicators are binding rather than indicative?", [13, 20]),
