@@ -28,6 +28,7 @@ KINDS = {
     "qualitative": (re.compile(r"^(?!.*\d(?!\d*年))(?!.*市下达)"), re.compile(r"定性|没有具体数|没有数字|不是数字|qualitative", re.I)),
 }
 EXPECTED = re.compile(r"预期性|expected|indicative", re.I)
+_NEGATED = re.compile(r"(?:不属于|不是|并非|非|not(?: an?)?)\s*$", re.I)
 _UNIT_WORDS = {"%": re.compile(r"%|百分比|百分数|百分率|percent", re.I), "-": re.compile(r"没有单位|无单位|单位.{0,6}[“\"]?-|no unit", re.I)}
 _COUNT = re.compile(r"几项|多少项|几个|多少个|how many", re.I)
 TOPIC_SHARE = 0.5  # a row matches a topic when its name holds this share of the topic's words
@@ -90,6 +91,8 @@ class IndicatorTable:
     def _by_kind(self, q: str) -> set[int] | None:
         asked = {kind for kind, (_, words) in KINDS.items() if words.search(q)}
         expected, assigned = EXPECTED.search(q), KINDS["assigned"][1].search(q)
+        if any(_NEGATED.search(q[:m.start()]) for m in EXPECTED.finditer(q)):  # "不属于预期性的": the assigned ones
+            return {r.number for r in self.rows if "assigned" in r.kinds}
         # "binding rather than indicative", "预期性而不是约束性": the kind named first is asked for.
         if expected and not (assigned and assigned.start() < expected.start()):
             return {r.number for r in self.rows if "assigned" not in r.kinds}

@@ -46,6 +46,8 @@ def test_the_table_has_its_22_rows_with_units_and_targets(table):
     ("What are indicators 3 to 5?", [3, 4, 5]),
     # The kind named first is the one asked for.
     ("Which main indicators are binding rather than indicative?", [13, 20]),
+    ("表格注释说大部分是预期性指标，那不属于预期性的、由市里下达的是哪几个？", [13, 20]),
+    ("Which main indicators are not indicative?", [13, 20]),
     ("哪些主要指标是预期性而不是约束性的？", [n for n in range(1, 23) if n not in (13, 20)]),
 ])
 def test_rows_are_selected_by_any_column(table, question, expected):
