@@ -29,7 +29,7 @@ _LOCATE = re.compile(r"哪[一]?部分|哪一章|哪个章节|哪章|哪一节|�
                      r"|在哪[里儿]?[讲写说提]|写在哪|讲在哪|在规划哪|在纲要哪|放在哪|哪个位置|什么位置|哪儿[讲写说提]"
                      r"|(?:内容|部分|问题|规划|纲要)?在哪[里儿]?\s*[?？]?$"
                      r"|where (?:does|is|in|are)|which (?:chapter|section|part)", re.I)
-_DEFINE = re.compile(r"什么是|是什么意思|什么意思|啥意思|是啥|啥是|指什么|指的是|是指|含义|解释|定义|是什么|what (?:is|are|does)|mean|defin", re.I)
+_DEFINE = re.compile(r"什么是|是什么意思|什么意思|啥意思|是啥|啥是|怎么回事|干什么的|什么东西|指啥|指什么|指的是|是指|含义|解释|定义|是什么|what (?:is|are|does)|mean|defin", re.I)
 _FUTURE = re.compile(r"十四五|2025|到\s*20\d\d|将|以后|未来|要|计划|目标|力争|打算"
                      r"|\b(?:will|should|by 20\d\d|targets?|targeted|plan(?:s|ned)? to|aim(?:s|ing|ed)?)\b", re.I)
 _PAST = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完达]了|了多少|目前|现在"

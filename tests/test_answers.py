@@ -169,7 +169,8 @@ def test_an_english_answer_leads_with_the_figure(assistant):
     assert answer.answerable and answer.language == "en" and "65%" in lead.split(":", 1)[1]
 
 
-@pytest.mark.parametrize("question, term", [("虹桥智谷是什么？", 6), ("What does TOD mean?", 11), ("生境花园是啥意思？", 19)])
+@pytest.mark.parametrize("question, term", [("虹桥智谷是什么？", 6), ("What does TOD mean?", 11), ("生境花园是啥意思？", 19),
+                                            ("“一业一证”改革是怎么回事？", 14)])
 def test_a_definition_question_naming_an_appendix_term_gets_its_definition(assistant, question, term):
     answer = assistant.ask(question)
     assert [c.glossary for c in answer.citations] == [term]
