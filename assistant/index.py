@@ -29,7 +29,7 @@ from assistant.config import Settings
 from assistant.faults import CannotWrite, one_line
 from assistant.embeddings import BundledUSE, embed, load_model, sentence_transformer
 from assistant.outline import Outline, parse_outline, read_plan
-from assistant.text import TOKENIZER_VERSION, add_words, lexical_tokens, split_sentences, squash
+from assistant.text import TOKENIZER_VERSION, add_words, arabic_years, lexical_tokens, split_sentences, squash
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -68,8 +68,10 @@ class PlanIndex:
 
     def __post_init__(self) -> None:
         self.sentence_owner = np.fromiter((s.chunk for s in self.sentences), dtype=np.int64, count=len(self.sentences))
-        # The title a chunk sits under: its section's, else its chapter's (or glossary term).
-        self.titles = [squash((c.section_title or c.lead or c.chapter_title).strip("“”")) for c in self.chunks]
+        # The title a chunk sits under: its section's, else its chapter's (or glossary term),
+        # with years in Arabic digits as questions write them (二〇三五年 → 2035年).
+        self.titles = [squash(arabic_years((c.section_title or c.lead or c.chapter_title).strip("“”")))
+                       for c in self.chunks]
 
     def chunk_by_id(self, chunk_id: str) -> Chunk:
         return next(chunk for chunk in self.chunks if chunk.id == chunk_id)

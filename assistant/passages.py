@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from assistant.chunks import Chunk
 from assistant.index import PlanIndex
 from assistant.reading import states_quantity
-from assistant.text import lexical_tokens, squash
+from assistant.text import arabic_years, lexical_tokens, squash
 from assistant.types import Hit, Query, Reading
 
 CANDIDATE_CHUNKS = 5
@@ -57,10 +57,12 @@ class Passages:
             self._sentences_of.setdefault(sentence.chunk, []).append(i)
         self._sentence_vectors = index.sentence_vectors.reconstruct_n(0, index.sentence_vectors.ntotal)
         self._sentence_words = [set(lexical_tokens(s.text)) for s in index.sentences]
-        self._heading_words = [set(lexical_tokens(c.heading)) for c in index.chunks]
+        # Headings in the words a question uses: "2035年" for the title's 二〇三五年.
+        self._heading_words = [set(lexical_tokens(arabic_years(c.heading))) for c in index.chunks]
         self.title_words = {
-            (c.chapter, c.section): set(lexical_tokens(c.section_title)) for c in index.chunks if c.section
-        } | {(c.chapter, None): set(lexical_tokens(c.chapter_title)) for c in index.chunks if c.kind == "paragraph"}
+            (c.chapter, c.section): set(lexical_tokens(arabic_years(c.section_title))) for c in index.chunks if c.section
+        } | {(c.chapter, None): set(lexical_tokens(arabic_years(c.chapter_title))) for c in index.chunks
+             if c.kind == "paragraph"}
         self._idf = index.sentence_bm25.idf
         self.plan_text = squash("".join(c.text for c in index.chunks) + "".join(c.heading for c in index.chunks))
         # Words the plan never uses weigh like the rarest words it does use.

@@ -21,7 +21,7 @@ import numpy as np
 from assistant.chunks import Chunk
 from assistant.embeddings import embed
 from assistant.index import PlanIndex
-from assistant.text import lexical_tokens, squash
+from assistant.text import arabic_years, lexical_tokens, squash
 from assistant.types import Hit, Query
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
@@ -58,7 +58,7 @@ def _title_match(index: PlanIndex, query: Query) -> np.ndarray:
     """How much of each chunk's section title the query quotes: the longest run of the
     title's characters found in the query, as a share of the title, counted from
     TITLE_MATCH up ("加大重点领域创新力度包括哪些方面" quotes 六（三） whole)."""
-    text = squash(query.text)
+    text = squash(arabic_years(query.text))
     shares: dict[str, float] = {}
     for title in set(index.titles):
         if len(title) >= 4:

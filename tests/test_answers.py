@@ -199,3 +199,9 @@ def test_whether_an_indicator_is_binding_or_expected_comes_from_the_tables_note(
 def test_rows_and_chapters_named_by_number_are_the_first_sources(assistant, question, first):
     source = assistant.ask(question).sources[0]
     assert (source.chapter, source.section if first[1] else None, source.indicator) == first
+
+
+def test_a_title_that_writes_its_year_in_chinese_digits_is_named_in_arabic_ones(assistant):
+    answer = assistant.ask("2035年远景目标包括哪几个方面？")  # the plan's title: （三）二〇三五年远景目标
+    assert answer.answerable and all((c.chapter, c.section) == (1, 3) for c in answer.citations)
+    assert len(answer.citations) >= 3
