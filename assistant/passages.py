@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from assistant.chunks import Chunk
 from assistant.index import PlanIndex
-from assistant.reading import states_quantity
+from assistant.reading import states_quantity, topic_words
 from assistant.text import arabic_years, lexical_tokens, squash
 from assistant.types import Hit, Query, Reading
 
@@ -131,6 +131,6 @@ class Passages:
         title's words, and little else of its own."""
         wanted = self.wanted_words(reading, query)
         title = {t: self.weight(t) for t in self.title_words.get(key, set())}
-        own = {t: w for t, w in wanted.items() if t in set(lexical_tokens(reading.own_text))}
+        own = {t: w for t, w in wanted.items() if t in set(lexical_tokens(topic_words(reading.own_text)))}
         return (bool(title) and self.coverage(title, set(wanted)) >= TITLE_COVERAGE
                 and self.coverage(own, set(title)) >= TITLE_COVERAGE)

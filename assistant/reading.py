@@ -216,6 +216,18 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
     )
 
 
+# Words that point at a part of the plan without naming it: "这一节", "this section".
+_POINTER = re.compile(r"[这该本此那]一?[章节部分块]|this (?:chapter|section|part)", re.I)
+
+
+def topic_words(text: str) -> str:
+    """The text without the words that ask for parts or point at the plan's own parts
+    ("…这一节包括哪几块内容" → "…"): what it names, for matching against titles."""
+    for pattern in (PARTS, _LISTING, _POINTER):
+        text = pattern.sub(" ", text)
+    return text
+
+
 def _subject(q: str) -> str:
     """What a question is about, without the words that point at the plan or ask where."""
     subject = _FRAME.sub(" ", _LOCATE.sub(" ", q))

@@ -156,6 +156,7 @@ def test_a_chapter_pointed_at_by_number_lists_its_sections(assistant):
     ("教育现代化有哪些举措？", (9, 3)),
     ("中部虹桥地区要做什么？", (5, 2)),
     ("城市更新要做好哪几方面工作？", (8, 1)),
+    ("建设平安长宁这一节包括哪几块内容？", (10, 3)),  # "这一节…哪几块" asks, it does not name
 ])
 def test_a_question_for_the_parts_of_a_section_lists_them_all(assistant, question, section):
     answer = assistant.ask(question)
