@@ -128,9 +128,9 @@ class Passages:
 
     def names_section(self, key: tuple[int, int | None], reading: Reading, query: Query) -> bool:
         """Whether the question names this section (or chapter, section None): most of its
-        title's words, and little else of its own."""
-        wanted = self.wanted_words(reading, query)
+        title's words, and little else of its own (years read in Arabic digits on both sides)."""
+        wanted = set(self.wanted_words(reading, query)) | set(lexical_tokens(arabic_years(reading.text)))
         title = {t: self.weight(t) for t in self.title_words.get(key, set())}
-        own = {t: w for t, w in wanted.items() if t in set(lexical_tokens(topic_words(reading.own_text)))}
-        return (bool(title) and self.coverage(title, set(wanted)) >= TITLE_COVERAGE
+        own = {t: self.weight(t) for t in lexical_tokens(arabic_years(topic_words(reading.own_text)))}
+        return (bool(title) and self.coverage(title, wanted) >= TITLE_COVERAGE
                 and self.coverage(own, set(title)) >= TITLE_COVERAGE)
