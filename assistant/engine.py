@@ -32,6 +32,7 @@ from assistant.question import parse_question
 from assistant.reading import read
 from assistant.refusal import judge, off_topic
 from assistant.retrieval import make_query, search
+from assistant.second_model import SecondModel, load_second_model
 from assistant.table import IndicatorTable
 from assistant.types import Answer, Hit, Query, Question, Turn
 
@@ -55,6 +56,7 @@ class PlanAssistant:
     composer: ExtractiveComposer
     retrieval_mode: str = "hybrid"
     llm: "LLMComposer | None" = None  # writes the answers when configured (assistant/llm.py)
+    second: SecondModel | None = None  # judges with USE which sentence answers (assistant/second_model.py)
 
     @classmethod
     def load(cls, settings: Settings | None = None, progress: bool = False) -> "PlanAssistant":
@@ -66,14 +68,15 @@ class PlanAssistant:
             # A configuration error fails before the slow loads.
             llm = LLMComposer(chat_model(settings), settings.llm_timeout, concurrency=settings.llm_concurrency)
         model = load_model(settings.embedding_model, settings.threads)
-        index = ensure_index(settings, model, progress=progress)
+        second = load_second_model(settings.sentence_model)
+        index = ensure_index(settings, model, progress=progress, second=second)
         outline = parse_outline(read_plan(settings.plan_path))
         # The commitments ledger answers "what is the target for X" from its structured record.
         ledger = build_ledger(outline)
         passages = Passages(index)
         table = IndicatorTable(index.chunks)
         composer = ExtractiveComposer(passages, table, ledger)
-        return cls(settings, model, index, outline, ledger, passages, table, composer, llm=llm)
+        return cls(settings, model, index, outline, ledger, passages, table, composer, llm=llm, second=second)
 
     def question(self, raw: str, history: list[Turn] | None = None) -> Question:
         """The validated question (BadQuestion with a one-line reason otherwise)."""
@@ -121,7 +124,7 @@ class PlanAssistant:
         return Found(reading, query, hits, ranked, rows, verdict)
 
     def _search(self, text: str) -> tuple[Query, list[Hit]]:
-        query = make_query(self.model, expand(text))
+        query = make_query(self.model, expand(text), self.second)
         return query, search(self.index, query, self.settings.top_k, self.retrieval_mode)
 
     def _opening(self, place: tuple[int, int | None]) -> Chunk | None:

@@ -29,6 +29,7 @@ from assistant.config import Settings
 from assistant.faults import CannotWrite, one_line
 from assistant.embeddings import BundledUSE, embed, load_model, sentence_transformer
 from assistant.outline import Outline, parse_outline, read_plan
+from assistant.second_model import NONE, SecondModel, load_second_model
 from assistant.text import TOKENIZER_VERSION, add_words, arabic_years, lexical_tokens, split_sentences, squash
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 FILES = ("chunks.json", "chunks.faiss", "sentences.faiss", "out_of_scope.faiss")
+SECOND_FILE = "sentences_second.faiss"  # the sentences by the second sentence model, when one is configured
 OUT_OF_SCOPE = Path(__file__).with_name("lexicon") / "out_of_scope.txt"
 _QUOTED_TERM = re.compile(r"“([^“”]{2,10})”")
 
@@ -65,6 +67,7 @@ class PlanIndex:
     out_of_scope: faiss.Index  # example questions the plan does not answer
     vocabulary: list[str]
     manifest: dict
+    second_vectors: np.ndarray | None = None  # the sentences by the second sentence model (rows as sentences)
 
     def __post_init__(self) -> None:
         self.sentence_owner = np.fromiter((s.chunk for s in self.sentences), dtype=np.int64, count=len(self.sentences))
@@ -87,7 +90,7 @@ def plan_vocabulary(outline: Outline) -> list[str]:
 
 
 def build_index(settings: Settings, model: SentenceTransformer | BundledUSE | None = None,
-                progress: bool = True) -> PlanIndex:
+                progress: bool = True, second: SecondModel | None = None) -> PlanIndex:
     """Parse, chunk, embed and write the index atomically to settings.index_dir."""
     started = time.perf_counter()
     plan_text = read_plan(settings.plan_path)
@@ -105,12 +108,15 @@ def build_index(settings: Settings, model: SentenceTransformer | BundledUSE | No
     # lexically with their chunk's heading, which names the topic they belong to.
     sentence_vectors = _flat_index(embed(model, [s.text for s in sentences], progress=progress))
     out_of_scope = _flat_index(embed(model, out_of_scope_examples()))
+    second = second or load_second_model(settings.sentence_model)
+    second_vectors = second.passages([s.text for s in sentences]) if second else None
     tokens = [lexical_tokens(c.search_text) for c in chunks]
     sentence_tokens = [lexical_tokens(f"{chunks[s.chunk].heading}\n{s.text}") for s in sentences]
     manifest = {
         "format": FORMAT_VERSION,
         "plan_sha256": _sha256_bytes(plan_text.encode("utf-8")),
         "model": settings.embedding_model,
+        "second_model": settings.sentence_model,
         "chunker": CHUNKER_VERSION,
         "tokenizer": TOKENIZER_VERSION,
         "out_of_scope_sha256": _sha256_file(OUT_OF_SCOPE),
@@ -133,8 +139,10 @@ def build_index(settings: Settings, model: SentenceTransformer | BundledUSE | No
         faiss.write_index(chunk_vectors, str(staging / "chunks.faiss"))
         faiss.write_index(sentence_vectors, str(staging / "sentences.faiss"))
         faiss.write_index(out_of_scope, str(staging / "out_of_scope.faiss"))
+        if second_vectors is not None:
+            faiss.write_index(_flat_index(second_vectors), str(staging / SECOND_FILE))
         manifest["build_seconds"] = round(time.perf_counter() - started, 2)
-        manifest["files"] = {name: _sha256_file(staging / name) for name in FILES}
+        manifest["files"] = {name: _sha256_file(staging / name) for name in _files(second_vectors is not None)}
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         _move_into(staging, settings.index_dir)
     except (OSError, RuntimeError) as error:  # faiss reports a failed write as RuntimeError
@@ -144,7 +152,7 @@ def build_index(settings: Settings, model: SentenceTransformer | BundledUSE | No
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return PlanIndex(chunks, chunk_vectors, PostingsBM25(tokens), sentences, sentence_vectors,
-                     PostingsBM25(sentence_tokens), out_of_scope, vocabulary, manifest)
+                     PostingsBM25(sentence_tokens), out_of_scope, vocabulary, manifest, second_vectors)
 
 
 def load_index(settings: Settings) -> PlanIndex:
@@ -162,6 +170,7 @@ def load_index(settings: Settings) -> PlanIndex:
         "format": FORMAT_VERSION,
         "plan_sha256": _sha256_bytes(read_plan(settings.plan_path).encode("utf-8")),
         "model": settings.embedding_model,
+        "second_model": settings.sentence_model,
         "chunker": CHUNKER_VERSION,
         "tokenizer": TOKENIZER_VERSION,
         "out_of_scope_sha256": _sha256_file(OUT_OF_SCOPE),
@@ -169,7 +178,7 @@ def load_index(settings: Settings) -> PlanIndex:
     for key, value in expected.items():
         if manifest.get(key) != value:
             raise IndexProblem(f"index is stale ({key} changed)")
-    for name in FILES:
+    for name in _files(settings.sentence_model != NONE):
         path = directory / name
         if not path.exists() or _sha256_file(path) != files.get(name):
             raise IndexProblem(f"index file {name} is missing or corrupt")
@@ -179,22 +188,30 @@ def load_index(settings: Settings) -> PlanIndex:
         chunk_vectors = faiss.read_index(str(directory / "chunks.faiss"))
         sentence_vectors = faiss.read_index(str(directory / "sentences.faiss"))
         out_of_scope = faiss.read_index(str(directory / "out_of_scope.faiss"))
+        second_vectors = None
+        if settings.sentence_model != NONE:
+            second = faiss.read_index(str(directory / SECOND_FILE))
+            second_vectors = second.reconstruct_n(0, second.ntotal)
     except Exception as error:  # checksums matched, so this is a bug or a foreign file
         raise IndexProblem(f"index could not be read ({type(error).__name__})") from None
     add_words(data["vocabulary"])
     sentences = [Sentence(i, s) for i, s in data["sentences"]]
     return PlanIndex(chunks, chunk_vectors, PostingsBM25(data["tokens"]), sentences, sentence_vectors,
-                     PostingsBM25(data["sentence_tokens"]), out_of_scope, data["vocabulary"], manifest)
+                     PostingsBM25(data["sentence_tokens"]), out_of_scope, data["vocabulary"], manifest, second_vectors)
 
 
 def ensure_index(settings: Settings, model: SentenceTransformer | BundledUSE | None = None,
-                 progress: bool = True) -> PlanIndex:
+                 progress: bool = True, second: SecondModel | None = None) -> PlanIndex:
     """The index, rebuilt (with a one-line reason on the log) when missing, stale or corrupt."""
     try:
         return load_index(settings)
     except IndexProblem as problem:
         log.warning("%s; building the index (takes a few seconds)", problem)
-        return build_index(settings, model, progress=progress)
+        return build_index(settings, model, progress=progress, second=second)
+
+
+def _files(second: bool) -> tuple[str, ...]:
+    return (*FILES, SECOND_FILE) if second else FILES
 
 
 def out_of_scope_examples() -> list[str]:
@@ -237,7 +254,8 @@ def _move_into(staging: Path, target: Path) -> None:
     folder (its README) are left alone."""
     target.mkdir(parents=True, exist_ok=True)
     (target / "manifest.json").unlink(missing_ok=True)
-    for name in (*FILES, "manifest.json"):
+    (target / SECOND_FILE).unlink(missing_ok=True)  # built without a second model: none left over
+    for name in (*_files((staging / SECOND_FILE).exists()), "manifest.json"):
         os.replace(staging / name, target / name)
     shutil.rmtree(staging, ignore_errors=True)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from assistant.chunks import Chunk
 from assistant.index import PlanIndex
 from assistant.reading import states_quantity, topic_words
@@ -18,6 +20,7 @@ from assistant.text import arabic_years, lexical_tokens, squash
 from assistant.types import Hit, Query, Reading
 
 CANDIDATE_CHUNKS = 5
+SECOND_SHARE = 0.3  # the second sentence model's share in a sentence's similarity (eval/README.md, "Two models")
 DISTINCTIVE_TERM_CHUNKS = 5
 QUANTITY_PREFERENCE = 0.25  # how much weaker a sentence with a number may be and still come first
 TITLE_COVERAGE = 0.5  # share of a section title's words a question must use to ask for the whole section
@@ -105,13 +108,14 @@ class Passages:
         stating a quantity (of the kind asked for, when the question names one) comes first
         unless it is far weaker."""
         wanted = self.wanted_words(reading, query)
+        cosines = self.sentence_cosines(query)
         scored = []
         for rank, hit in enumerate(hits[:CANDIDATE_CHUNKS]):
             heading = self._heading_words[hit.position]
             for i in self._sentences_of.get(hit.position, []):
                 text = self.index.sentences[i].text
                 coverage = self.coverage(wanted, self._sentence_words[i] | heading)
-                score = float(self._sentence_vectors[i] @ query.vector) + 0.5 * coverage + 0.15 / (rank + 1)
+                score = float(cosines[i]) + 0.5 * coverage + 0.15 / (rank + 1)
                 if reading.period == "past":  # results are reported in 一（一）; elsewhere the plan sets targets
                     score += 0.2 if is_achievement(hit.chunk) else -0.2
                 elif is_achievement(hit.chunk):
@@ -125,6 +129,17 @@ class Passages:
 
             scored.sort(key=lambda s: -stated_first(s))
         return scored
+
+    def sentence_cosines(self, query: Query) -> np.ndarray:
+        """Each sentence's similarity to the question: USE's cosine, or, with a second model
+        (assistant/second_model.py), SECOND_SHARE of it replaced by the second model's cosine
+        put on USE's scale (the same mean and spread over the plan's sentences)."""
+        own = self._sentence_vectors @ query.vector
+        if query.second is None or self.index.second_vectors is None:
+            return own
+        second = self.index.second_vectors @ query.second
+        scaled = (second - second.mean()) / max(float(second.std()), 1e-6) * own.std() + own.mean()
+        return (1 - SECOND_SHARE) * own + SECOND_SHARE * scaled
 
     def names_section(self, key: tuple[int, int | None], reading: Reading, query: Query) -> bool:
         """Whether the question names this section (or chapter, section None): most of its

