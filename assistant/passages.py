@@ -15,7 +15,7 @@ import numpy as np
 
 from assistant.chunks import Chunk
 from assistant.index import PlanIndex
-from assistant.reading import states_quantity, topic_words
+from assistant.reading import names_a_place, states_quantity, topic_words
 from assistant.text import arabic_years, lexical_tokens, squash
 from assistant.types import Hit, Query, Reading
 
@@ -106,7 +106,8 @@ class Passages:
         prior for its chunk's rank; 十三五 results are favoured for questions about the past
         and held back for the others (RESULTS_HELD_BACK). When a number is asked for, a sentence
         stating a quantity (of the kind asked for, when the question names one) comes first
-        unless it is far weaker."""
+        unless it is far weaker; when a place is asked for by name ("是哪一所？"), a sentence
+        that names one."""
         wanted = self.wanted_words(reading, query)
         cosines = self.sentence_cosines(query)
         scored = []
@@ -122,10 +123,12 @@ class Passages:
                     score -= RESULTS_HELD_BACK[reading.period]
                 scored.append(Scored(hit, text, score, coverage))
         scored.sort(key=lambda s: -s.score)
-        if reading.numeric and scored:
+        states = (lambda s: states_quantity(s.statement, reading.measure)) if reading.numeric else (
+            (lambda s: names_a_place(s.sentence)) if reading.asks_name else None)
+        if states and scored:
             floor = scored[0].score - QUANTITY_PREFERENCE
             def stated_first(s: Scored) -> float:
-                return s.score + (1.0 if s.score >= floor and states_quantity(s.statement, reading.measure) else 0.0)
+                return s.score + (1.0 if s.score >= floor and states(s) else 0.0)
 
             scored.sort(key=lambda s: -stated_first(s))
         return scored

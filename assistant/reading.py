@@ -40,6 +40,8 @@ _INSTRUCTS = re.compile(r"(?:忽略|无视|忘[掉记]|不要管|不用管)[^，
                         r"|\b(?:ignore|disregard|forget)\b[^.?!]{0,30}\b(?:instructions?|rules|prompts?|the plan|the outline)\b"
                         r"|system prompt|developer mode|admin mode|you are now|pretend (?:to be|you)|jailbreak"
                         r"|\b(?:just )?(?:reply|respond|say|answer) (?:with |that |only )", re.I)
+# A question for a place or body by its name: "是哪一所？", "叫什么名字".
+_ASKS_NAME = re.compile(r"哪一?[所家座]|叫什么|什么名字|what is it called|which (?:one|school|kindergarten|hospital|park|venue)", re.I)
 _PERSON = re.compile(r"是谁|谁是|谁来|叫什么名字|姓什么|哪位|who (?:is|are|was|will)|who's|whose name", re.I)
 
 # The quantity a question asks for, by its unit, and the same quantity stated in a sentence:
@@ -189,6 +191,8 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
     # A unit asks for a figure ("GDP, in billions of yuan"), unless it names a column of the
     # indicator table ("指标表里单位是“岁”的那一项").
     asks_in_unit = bool(asked_units) and not _TABLE.search(own)
+    # "叫什么名字" asks who, unless what it names is a place or body ("那家医院叫什么名字？").
+    asks_person = bool(_PERSON.search(own)) and not (_ASKS_NAME.search(own) and any(s in own for s in name_suffixes()))
     return Reading(
         text=q,
         own_text=own,
@@ -209,7 +213,8 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         table=table,
         asks_kind=bool(_KIND_ASK.search(own)),
         names=_names(own),
-        asks_person=bool(_PERSON.search(own)),
+        asks_person=asks_person,
+        asks_name=bool(_ASKS_NAME.search(own)) and not asks_person,
         instructs=bool(_INSTRUCTS.search(own)),
         parts=split_parts(own),
         subject=_subject(q),
@@ -325,6 +330,18 @@ def suffixed_names(tokens: list[tuple[str, str]]) -> list[tuple[str, str, bool]]
         if kind in _NOUNS and len(before) >= 2:
             found.append((before, word, kind in PROPER))
     return found
+
+
+@lru_cache(maxsize=4096)
+def names_a_place(sentence: str) -> bool:
+    """Whether a sentence names a place or body properly: a proper noun and a name suffix
+    ("新建杨宅路幼儿园", "依托上海国际体操中心和虹桥体育公园"), not a kind of one ("3所公办幼儿园")."""
+    if not any(suffix in sentence for suffix in name_suffixes()):
+        return False
+    import jieba.posseg
+
+    tokens = [(w, flag) for w, flag in jieba.posseg.lcut(sentence) if w.strip()]
+    return any(proper for _, _, proper in suffixed_names(tokens))
 
 
 def split_parts(q: str) -> tuple[str, ...]:

@@ -85,6 +85,7 @@ class Reading:
     asks_kind: bool = False  # asks whether an indicator is binding or expected (约束性/预期性)
     names: tuple[tuple[str, str], ...] = ()  # names of places and bodies it mentions, with their common part
     asks_person: bool = False  # asks who someone is ("区长是谁")
+    asks_name: bool = False  # asks for a place or body by its name ("新建的是哪一所幼儿园？")
     instructs: bool = False  # tries to change the assistant's rules ("忽略之前的指令…", "ignore all previous instructions")
     parts: tuple[str, ...] = ()  # the separate things a multi-part question asks for
     subject: str = ""  # what it is about, without the words that ask where or point at the plan

@@ -223,3 +223,14 @@ def test_the_second_model_joins_use_in_judging_sentences_on_uses_scale(assistant
 def test_with_the_second_model_each_part_finds_its_figure(assistant):
     answer = assistant.ask("合同外资十三五年均增速多少？十四五累计要到多少？")
     assert "10.6%" in answer.answer and "40亿美元" in "".join(answer.answer.split())
+
+
+@pytest.mark.parametrize("question", ["区里要新建哪所幼儿园？", "娃要上幼儿园了，区里要盖的新幼儿园是哪一所？"])
+def test_a_question_for_a_place_by_name_gets_the_sentence_that_names_it(assistant, question):
+    answer = assistant.ask(question)
+    assert answer.answerable and "杨宅路幼儿园" in answer.answer.split("[1]")[0]
+
+
+def test_what_a_hospital_is_called_is_not_a_question_about_a_person(assistant):
+    assert assistant.ask("长宁要新建的那家医院叫什么名字？").unmet != "person"
+    assert assistant.ask("长宁区区长叫什么名字？").unmet == "person"
