@@ -181,8 +181,9 @@ class ExtractiveComposer:
             if section is not None and names((chapter, section), found.reading, found.query):
                 if parts := self._parts_of(chapter, section):
                     return parts
-        if chunk.kind == "paragraph" and chunk.chapter is not None and names((chunk.chapter, None), found.reading,
-                                                                           found.query):
+        if chunk.kind == "paragraph" and chunk.chapter is not None and (
+                chunk.section is None or names((chunk.chapter, None), found.reading, found.query)):
+            # A chapter named, or its opening paragraph (which sums up its sections) found first.
             return self._parts_of(chunk.chapter, None)
         same = [h for h in found.hits[:CONCENTRATED] if (h.chunk.chapter, h.chunk.section) == (chunk.chapter, chunk.section)]
         if chunk.section is not None and len(same) >= CONCENTRATED - 1 and PARTS.search(found.reading.own_text):
