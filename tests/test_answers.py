@@ -155,7 +155,7 @@ def test_a_chapter_pointed_at_by_number_lists_its_sections(assistant):
 
 def test_a_list_question_that_finds_a_chapters_opening_first_gets_its_sections(assistant):
     answer = assistant.ask("空间格局里的东、中、西三大功能区分别是哪几片？")  # 五、持续优化空间格局 opens by summing them up
-    assert [c.section for c in answer.citations] == [1, 2, 3, 4] and all(c.chapter == 5 for c in answer.citations)
+    assert {1, 2, 3} <= {c.section for c in answer.citations} and all(c.chapter == 5 for c in answer.citations)
 
 
 @pytest.mark.parametrize("question, section", [
