@@ -117,8 +117,8 @@ class ExtractiveComposer:
         top = hits[0].chunk
         if reading.define and (term := self._glossary_term_in(reading.own_text)):
             return self._glossary(term, english)  # the appendix explains the very term asked about
-        if (reading.define or reading.listing) and top.kind == "glossary":
-            return self._glossary(top, english)
+        if top.kind == "glossary" and (reading.define or (reading.listing and self._glossary_term_in(reading.own_text))):
+            return self._glossary(top, english)  # "四大品牌是哪四个？"; not "…哪些站点…" after "TOD是什么？"
         if reading.listing and (parts := self._parts(top, found)):
             return self._listing(parts, english)
         best = ranked[0]

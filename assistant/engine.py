@@ -30,7 +30,7 @@ from assistant.outline import Outline, parse_outline, read_plan
 from assistant.passages import Passages
 from assistant.question import parse_question
 from assistant.reading import read
-from assistant.refusal import judge, off_topic
+from assistant.refusal import judge, off_topic, vague_but_on_topic
 from assistant.retrieval import make_query, search
 from assistant.second_model import SecondModel, load_second_model
 from assistant.table import IndicatorTable
@@ -106,10 +106,22 @@ class PlanAssistant:
         (`standalone`: the question as the LLM rewrote it from the conversation)."""
         text = standalone or standalone_question(question.text, list(question.history))
         alone: list[Hit] = []  # a follow-up's own hits: it may also change the subject
-        if text != question.text:
+        leaned = text != question.text
+        if leaned:
             alone_query, alone = self._search(question.text)
             if standalone is None and not points_back(question.text) and off_topic(alone_query, alone, self.passages):
                 text, alone = question.text, []  # "明天天气怎么样？" after a plan question is not a follow-up
+        found = self._found(question, text, alone)
+        if not leaned and standalone is None and question.history and vague_but_on_topic(found.verdict):
+            # "长宁打算在哪些站点周边搞？" after a question about TOD: too vague to stand alone,
+            # it leans on the conversation after all.
+            leaning = self._found(question, standalone_question(question.text, list(question.history), lean=True),
+                                  found.hits)
+            if leaning.verdict.answerable:
+                return leaning
+        return found
+
+    def _found(self, question: Question, text: str, alone: list[Hit]) -> Found:
         reading = read(question.text, text)
         # "碳达峰在规划里哪里提到了？" is searched as "碳达峰": the rest points at the plan itself.
         query, hits = self._search(reading.subject if reading.locate else text)

@@ -64,9 +64,10 @@ def _topicless(text: str) -> bool:
     return all(set(token) <= _TOPICLESS_CHARS or _YEAR.fullmatch(token) for token in lexical_tokens(arabic_years(text)))
 
 
-def standalone_question(question: str, history: list[Turn]) -> str:
-    """The question to retrieve with: `question` itself unless it is a follow-up."""
-    if not is_follow_up(question, history):
+def standalone_question(question: str, history: list[Turn], lean: bool = False) -> str:
+    """The question to retrieve with: `question` itself unless it is a follow-up (or
+    `lean`: taken as one, for a question too vague to stand alone)."""
+    if not (lean and any(turn.role == "user" for turn in history)) and not is_follow_up(question, history):
         return question
     last_user = max(i for i, turn in enumerate(history) if turn.role == "user")
     # The previous question may itself have been a follow-up.

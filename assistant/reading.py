@@ -184,8 +184,11 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
     q = normalize(standalone or own_text)
     own = normalize(own_text)
     rows = _rows(own) or _step_row(own, q)
-    listing = bool(_LISTING.search(q))
-    measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(q)), None)
+    # What is asked, from the question's own words when they ask something ("长宁打算在哪些
+    # 站点周边搞？" after "TOD是什么意思？" lists, it does not define); else from the conversation.
+    ask = own if _ASKS.search(own) else q
+    listing = bool(_LISTING.search(ask))
+    measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(ask)), None)
     asked_units = _units(own)
     table = bool(rows) or bool(_TABLE.search(own) and _TABLE_ASK.search(own))
     # A unit asks for a figure ("GDP, in billions of yuan"), unless it names a column of the
@@ -197,11 +200,11 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         text=q,
         own_text=own,
         # "哪几条…分别是什么" lists; it does not count.
-        numeric=bool(_NUMERIC.search(q) or ((measure or asks_in_unit) and not listing))
-        and not (listing and _WHAT.search(q)) and not _KIND_ASK.search(own),
+        numeric=bool(_NUMERIC.search(ask) or ((measure or asks_in_unit) and not listing))
+        and not (listing and _WHAT.search(ask)) and not _KIND_ASK.search(own),
         listing=listing,
-        locate=bool(_LOCATE.search(q)),
-        define=bool(_DEFINE.search(q)),
+        locate=bool(_LOCATE.search(ask)),
+        define=bool(_DEFINE.search(ask)),
         period=_period(arabic_years(own)) or _period(arabic_years(q)),  # its own words first: "2025年的目标呢？"
         measure=measure,
         rates=tuple(t for t in lexical_tokens(q) if len(t) >= 2 and t.endswith("率")),

@@ -83,6 +83,13 @@ def judge(reading: Reading, query: Query, hits: list[Hit], ranked: list[Scored],
     return Verdict(True, evidence=measured)
 
 
+def vague_but_on_topic(verdict: Verdict) -> bool:
+    """Whether a question refused as off-topic still uses the plan's words in part (half the
+    coverage that makes a question on topic): too vague to stand alone, it may lean on the
+    conversation ("长宁打算在哪些站点周边搞？"); "帮我写一首诗" may not."""
+    return verdict.unmet == "topic" and verdict.evidence.get("coverage", 0.0) >= STRONG_COVERAGE / 2
+
+
 def off_topic(query: Query, hits: list[Hit], passages: Passages) -> bool:
     """Whether the question, on its own, is about something the plan does not cover."""
     return bool(hits) and passages.closest_out_of_scope(query) - max(h.dense for h in hits) > SCOPE_MARGIN

@@ -239,3 +239,10 @@ def test_a_question_for_a_place_by_name_gets_the_sentence_that_names_it(assistan
 def test_what_a_hospital_is_called_is_not_a_question_about_a_person(assistant):
     assert assistant.ask("长宁要新建的那家医院叫什么名字？").unmet != "person"
     assert assistant.ask("长宁区区长叫什么名字？").unmet == "person"
+
+
+def test_a_question_too_vague_to_stand_alone_leans_on_the_conversation(assistant):
+    history = [Turn("user", "TOD是什么意思？"), Turn("assistant", "TOD即“公共交通导向型发展”模式……")]
+    answer = assistant.ask("长宁打算在哪些站点周边搞？", history)  # asks for stations: lists, does not define
+    assert answer.answerable and cites(answer, chapter=5, section=5) and "江苏路" in answer.answer
+    assert not assistant.ask("帮我写一首关于春天的七言诗，要押韵的那种", history).answerable
