@@ -128,6 +128,23 @@ def gazetteer() -> dict[str, tuple[str, tuple[str, ...]]]:
 
 
 @lru_cache(maxsize=1)
+def bodies() -> dict[str, tuple[str, ...]]:
+    """Company or brand → the ways to write it, from lexicon/bodies.tsv."""
+    found = {}
+    for line in (LEXICON / "bodies.tsv").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, *aliases = line.split("\t")
+            found[name] = (name, *" ".join(aliases).split())
+    return found
+
+
+def ways_of(name: str) -> tuple[str, ...]:
+    """All the ways to write a company or brand the question names one way of ("东方航空"
+    is also "东航"); any other name is written one way."""
+    return next((ways for ways in bodies().values() if name in ways), (name,))
+
+
+@lru_cache(maxsize=1)
 def units() -> dict[str, str]:
     """Ways to write a unit of measure → the unit as the plan writes it (lexicon/units.txt);
     longest first, so that 亿元 is found before 元."""
@@ -290,14 +307,16 @@ def _rows(q: str) -> tuple[int, ...]:
 
 
 def _names(q: str) -> tuple[tuple[str, str], ...]:
-    """Names of places and bodies the question mentions, as (name, its common part):
+    """Names of places and bodies the question mentions, as (name, its common part): the
+    companies and brands of lexicon/bodies.tsv ("美团", "Tencent"), and
     a word followed by (or ending in) a suffix such as 公园, 医院, 街道. After a proper
     noun ("长宁区中心医院", "周家桥街道") or kept whole by jieba ("同仁医院") the name is
     proper and its common part is ""; after a common noun ("社区医院") the plan writing
     that noun (社区) is enough — the verdict judges. Verbs and adjectives do not name
     ("新开幼儿园")."""
+    known = [(way, "") for ways in bodies().values() for way in ways if _says(q, way)]
     if not any(suffix in q for suffix in name_suffixes()):
-        return ()  # part-of-speech tagging costs a dictionary load: only when a name may be there
+        return tuple(known)  # part-of-speech tagging costs a dictionary load: only when a name may be there
     import jieba.posseg
 
     tokens = [(w, flag) for w, flag in jieba.posseg.lcut(q) if w.strip()]
@@ -306,7 +325,7 @@ def _names(q: str) -> tuple[tuple[str, str], ...]:
         suffix = next((s for s in name_suffixes() if word.endswith(s)), None)
         if suffix and len(word) > len(suffix) + 1 and flag in PROPER:
             names.append((word, ""))  # "同仁医院", "招商银行": jieba keeps the name whole
-    return tuple(dict.fromkeys(names))
+    return tuple(dict.fromkeys(known + names))
 
 
 def suffixed_names(tokens: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:

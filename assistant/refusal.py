@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from assistant.passages import Passages, Scored, is_achievement
-from assistant.reading import english_name, mentions, states_quantity
+from assistant.reading import english_name, mentions, states_quantity, ways_of
 from assistant.text import arabic_years, squash
 from assistant.types import Hit, Query, Reading, Verdict
 
@@ -136,7 +136,7 @@ def _unmet_anywhere(reading: Reading, passages: Passages) -> tuple[str, str] | N
     if reading.asks_person:
         return "person", ""
     for name, common in reading.names:
-        if not passages.writes(name) and not (common and passages.writes(common)):
+        if not any(passages.writes(way) for way in ways_of(name)) and not (common and passages.writes(common)):
             return "name", name
     return None
 

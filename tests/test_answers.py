@@ -119,6 +119,8 @@ def test_off_topic_question_after_a_plan_question_is_not_taken_as_a_follow_up(as
     ("长宁区2025年GDP总量是多少亿元？", "unit", "亿元"),
     ("现任长宁区区长是谁？", "person", "人员"),
     ("长风公园的改造提升什么时候完工？", "name", "长风公园"),
+    ("字节跳动在长宁的新园区什么时候建成？", "name", "字节跳动"),
+    ("上海动物园十四五期间会扩建吗？", "name", "动物园"),
 ])
 def test_near_misses_are_refused_saying_what_the_plan_lacks(assistant, question, unmet, says):
     answer = assistant.ask(question)
@@ -129,6 +131,10 @@ def test_near_misses_are_refused_saying_what_the_plan_lacks(assistant, question,
 def test_a_refusal_is_in_the_language_asked(assistant):
     answer = assistant.ask("What is Jing'an District's target for high-tech enterprises in 2025?")
     assert not answer.answerable and "Changning" in answer.answer and answer.language == "en"
+
+
+def test_a_company_the_plan_writes_in_another_way_is_not_a_near_miss(assistant):
+    assert assistant.ask("东方航空在长宁有什么项目？").unmet != "name"  # the plan writes 东航
 
 
 def test_names_the_plan_writes_are_not_near_misses(assistant):
