@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from assistant.chunks import Chunk
 from assistant.compose import quote_is_verbatim
-from assistant.reading import PROPER, gazetteer, mentions, suffixed_names
+from assistant.reading import PROPER, bodies, says, gazetteer, mentions, suffixed_names, ways_of
 from assistant.text import CN_NUMBER, arabic_years, cn_to_int, split_sentences, squash
 from assistant.types import Citation, citation_for
 
@@ -294,6 +294,7 @@ def named_things(text: str) -> list[str]:
         if term and not _THE_PLAN.search(term) and not _DESIGNATIONS.fullmatch(term):
             names.append(term)
     names += [place for place, (kind, _) in gazetteer().items() if kind != "home" and mentions(text, place)]
+    names += [name for name, ways in bodies().items() if any(says(text, way) for way in ways)]  # Tencent, 美团
     plain = _DESIGNATIONS.sub(" ", _QUOTED.sub(" ", text))
     tokens = [(w, flag) for w, flag in jieba.posseg.lcut(plain) if w.strip()]
     for word, flag in tokens:
@@ -308,7 +309,7 @@ def _holds(passage: str, name: str) -> bool:
     """Whether the passage names it: a place in any of its ways, anything else verbatim."""
     if name in gazetteer():
         return mentions(passage, name)
-    return squash(name).lower() in squash(passage).lower()
+    return any(squash(way).lower() in squash(passage).lower() for way in ways_of(name))
 
 
 # -- quotes ---------------------------------------------------------------------

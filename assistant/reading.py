@@ -162,7 +162,7 @@ def _units(q: str) -> tuple[str, ...]:
     years), an English one anywhere ("in billions of yuan")."""
     found, rest = [], q
     for way, unit in units().items():
-        asked = (_says(rest, way) if way.isascii()
+        asked = (says(rest, way) if way.isascii()
                  else re.search(rf"(?:多少|几|每)\s*{re.escape(way)}", rest) is not None)
         if asked:
             found.append(unit)
@@ -186,10 +186,11 @@ def english_name(place: str) -> str:
 def mentions(text: str, place: str) -> bool:
     """Whether the text names the place, in any of its ways of writing it."""
     _, ways = gazetteer()[place]
-    return any(_says(text, way) for way in ways)
+    return any(says(text, way) for way in ways)
 
 
-def _says(text: str, word: str) -> bool:
+def says(text: str, word: str) -> bool:
+    """Whether the text writes the word: English as a whole word in any case, Chinese anywhere."""
     if word.isascii():
         return re.search(rf"(?<![A-Za-z]){re.escape(word)}(?![A-Za-z])", text, re.I) is not None
     return word in text
@@ -314,7 +315,7 @@ def _names(q: str) -> tuple[tuple[str, str], ...]:
     proper and its common part is ""; after a common noun ("社区医院") the plan writing
     that noun (社区) is enough — the verdict judges. Verbs and adjectives do not name
     ("新开幼儿园")."""
-    known = [(way, "") for ways in bodies().values() for way in ways if _says(q, way)]
+    known = [(way, "") for ways in bodies().values() for way in ways if says(q, way)]
     if not any(suffix in q for suffix in name_suffixes()):
         return tuple(known)  # part-of-speech tagging costs a dictionary load: only when a name may be there
     import jieba.posseg

@@ -273,7 +273,8 @@ def test_answer_whose_only_claim_is_an_invented_name_falls_back(assistant):
 
 @pytest.mark.parametrize("claim,named", [("静安区高新技术企业数2025年达到600家。", "静安区"),
                                          ("推进“一江一河”建设，高新技术企业数2025年达到600家。", "一江一河"),
-                                         ("长风公园周边高新技术企业数2025年达到600家。", "长风公园")])
+                                         ("长风公园周边高新技术企业数2025年达到600家。", "长风公园"),
+                                         ("Tencent will help raise high-tech enterprises to 600.", "腾讯")])
 def test_place_quoted_term_or_named_body_must_be_in_the_cited_passage(assistant, claim, named):
     n = passage_number(assistant, QUESTION, "指标6")
     model, _ = fake(f"{claim}[{n}]")
