@@ -22,8 +22,8 @@ from assistant.table import IndicatorTable, Row
 from assistant.text import cn_numeral, lexical_tokens, squash
 from assistant.types import Answer, Citation, Hit, Query, Question, Reading, Verdict, citation_for, source_for
 
-MAX_SENTENCES = 2  # a list question may take one more
-RUNNER_UP = 0.85  # a further sentence is quoted when it scores at least this share of the best
+MAX_SENTENCES = 3  # a list question may take one more
+RUNNER_UP = 0.6  # a further sentence is quoted when it scores at least this share of the best
 WHOLE_PARAGRAPH_CHARS = 400
 CONCENTRATED = 3  # most of the best 3 hits in one section: a question for parts asks for that section's
 CANDIDATE_SECTIONS = 5  # sections of the best hits whose title a list question may name
@@ -272,6 +272,17 @@ class ExtractiveComposer:
                 else f"《纲要》在{chunk.label}中讲到这方面内容：{best.sentence.strip()}[1]")
         return text, [citation_for(chunk, best.sentence.strip())]
 
+    def _as_prose(self, item: Scored) -> str:
+        """A quoted sentence as the answer shows it: an indicator row read out as a row
+        ("主要指标第21项 精品小区建设面积（万平方米）：每年新开工不少于100万平方米。"), not as
+        its tab-separated cells; the citation keeps the verbatim text."""
+        chunk = item.hit.chunk
+        row = next((r for r in self.table.rows if chunk.kind == "indicator" and r.number == chunk.indicator), None)
+        if row is None:
+            return item.sentence.strip().removeprefix("——")
+        unit = "" if row.unit in {"-", ""} else f"（{row.unit}）"
+        return f"主要指标第{row.number}项 {row.name}{unit}：{row.target}。"
+
     def _quote(self, picked: list[Scored], english: bool, record: Commitment | None = None,
                figure: str = "") -> tuple[str, list[Citation]]:
         citations: list[Citation] = []
@@ -285,7 +296,7 @@ class ExtractiveComposer:
             else:
                 cited = citations[chunk_marker[chunk.id] - 1]
                 cited.quote = _join_quotes(chunk.text, cited.quote, item.sentence.strip())
-            parts.append(f"{item.sentence.strip().removeprefix('——')}[{chunk_marker[chunk.id]}]")
+            parts.append(f"{self._as_prose(item)}[{chunk_marker[chunk.id]}]")
         first = picked[0].hit.chunk
         if english:
             # The figure leads in English too: the quote that follows is Chinese.

@@ -62,6 +62,7 @@ HISTORY_CHARS = 300  # per turn: earlier answers can be long
 MAX_STANDALONE_CHARS = 200
 SEED = 0  # with temperature 0: the same question, the same answer, where the back end supports it
 MAX_REQUESTS = 1  # model requests at a time: a small local server answers one faster than several
+MIN_REQUEST_SHARE = 0.25  # of the timeout: less time left than this, and no model request is sent
 _THINKING = re.compile(r"^\s*<think>.*?(?:</think>|$)", re.S)
 
 class LLMUnavailable(ModelUnavailable):
@@ -226,6 +227,11 @@ class LLMComposer:
         the connection go and stops generating)."""
         if not self._slots.acquire(timeout=max(deadline - time.monotonic(), 0)):
             raise Busy(f"busy: {self.concurrency} model request(s) still running at the {self.timeout:g} s deadline")
+        if deadline - time.monotonic() < MIN_REQUEST_SHARE * self.timeout:
+            # A slot freed just before this question's own deadline: a request sent now could
+            # not finish, and would only load the model server beside the one it just gave up.
+            self._slots.release()
+            raise Busy(f"busy: a request slot freed too close to the {self.timeout:g} s deadline")
         # No output parser in the chain: closing a stream through one leaves the request open.
         chain = prompt | self._with_timeout(deadline - time.monotonic())
         pieces: queue.Queue = queue.Queue()
