@@ -11,9 +11,10 @@ from eval.__main__ import run
 from eval.scoring import Item, load_items, score
 
 EVAL = Path(__file__).resolve().parent.parent / "eval"
-SETS = {"dev": EVAL / "dev.jsonl", "blind": EVAL / "blind.jsonl"}
+SETS = {name: EVAL / f"{name}.jsonl" for name in ("dev", "blind", "blind2", "blind3")}
 # A little under the accuracy measured on each set (eval/README.md): a regression alarm.
-FLOORS = {"dev": 0.90, "blind": 0.86}
+# blind3 is the held-out set: its floor guards the honest estimate, never a target to tune to.
+FLOORS = {"dev": 0.93, "blind": 0.93, "blind2": 0.94, "blind3": 0.86}
 
 
 def item(**overrides) -> Item:
