@@ -136,7 +136,7 @@ class PlanAssistant:
         return Found(reading, query, hits, ranked, rows, verdict)
 
     def _search(self, text: str) -> tuple[Query, list[Hit]]:
-        query = make_query(self.model, expand(text), self.second)
+        query = make_query(self.model, expand(text), self.second, question=text)
         return query, search(self.index, query, self.settings.top_k, self.retrieval_mode)
 
     def _opening(self, place: tuple[int, int | None]) -> Chunk | None:

@@ -30,10 +30,12 @@ MODES = ("hybrid", "dense", "bm25")
 TITLE_MATCH = 0.75
 
 
-def make_query(model: Any, text: str, second: SecondModel | None = None) -> Query:
+def make_query(model: Any, text: str, second: SecondModel | None = None, question: str | None = None) -> Query:
     """`model`: what assistant.embeddings.load_model returns (a SentenceTransformer or the bundled
-    USE); `second`: the second sentence model, if one is configured."""
-    return Query(text, embed(model, [text])[0], lexical_tokens(text), second.query(text) if second else None)
+    USE); `text`: what to search with (the question and its expansion); `second`: the second
+    sentence model, if one is configured, which reads the `question` itself (default `text`)."""
+    return Query(text, embed(model, [text])[0], lexical_tokens(text),
+                 second.query(question or text) if second else None)
 
 
 def search(index: PlanIndex, query: Query, k: int = 8, mode: str = "hybrid") -> list[Hit]:
