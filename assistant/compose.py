@@ -122,8 +122,8 @@ class ExtractiveComposer:
         if reading.listing and (parts := self._parts(top, found)):
             return self._listing(parts, english)
         best = ranked[0]
-        if best.hit.chunk.kind == "indicator":
-            return self._rows([r for r in self.table.rows if r.number == best.hit.chunk.indicator], english)
+        if row := self.table.row_of(best.hit.chunk):
+            return self._rows([row], english)
         if reading.locate:
             # Where: the best passage retrieval found, quoted by its best sentence.
             return self._locate(next((s for s in ranked if s.hit.position == hits[0].position), best), english)
@@ -152,8 +152,7 @@ class ExtractiveComposer:
             return None
         if row := self.table.named_in(found.reading.text):
             return row
-        best = found.ranked[0].hit.chunk if found.ranked else None
-        return next((r for r in self.table.rows if best and best.kind == "indicator" and r.number == best.indicator), None)
+        return self.table.row_of(found.ranked[0].hit.chunk) if found.ranked else None
 
     @staticmethod
     def _pick(ranked: list[Scored], most: int) -> list[Scored]:
@@ -225,16 +224,15 @@ class ExtractiveComposer:
     def _rows(self, rows: list[Row], english: bool) -> tuple[str, list[Citation]]:
         """Rows of the main-indicator table, each cited by its number."""
         citations = [citation_for(r.chunk, r.chunk.text) for r in rows]
-        units = ["" if r.unit in {"-", ""} else f"（{r.unit}）" for r in rows]
         if len(rows) == 1:
-            r, unit = rows[0], units[0]
+            r = rows[0]
             if english:
-                return f"According to the Outline's main indicator {r.number}, {r.name}{unit}: {r.target}. [1]", citations
-            return f"根据《纲要》主要指标第{r.number}项，{r.name}{unit}：{r.target}。[1]", citations
+                return f"According to the Outline's main indicator {r.number}, {r.label}: {r.target}. [1]", citations
+            return f"根据《纲要》主要指标第{r.number}项，{r.label}：{r.target}。[1]", citations
         if english:
-            items = [f"No. {r.number} {r.name}{unit}: {r.target}[{n}]" for n, (r, unit) in enumerate(zip(rows, units), 1)]
+            items = [f"No. {r.number} {r.label}: {r.target}[{n}]" for n, r in enumerate(rows, 1)]
             return f"{len(rows)} of the Outline's 22 main indicators match: " + "; ".join(items) + ".", citations
-        items = [f"第{r.number}项 {r.name}{unit}：{r.target}[{n}]" for n, (r, unit) in enumerate(zip(rows, units), 1)]
+        items = [f"第{r.number}项 {r.label}：{r.target}[{n}]" for n, r in enumerate(rows, 1)]
         return f"《纲要》22项主要指标中，符合的有{len(rows)}项：" + "；".join(items) + "。", citations
 
     def _kind(self, row: Row, english: bool) -> tuple[str, list[Citation]]:
@@ -276,12 +274,8 @@ class ExtractiveComposer:
         """A quoted sentence as the answer shows it: an indicator row read out as a row
         ("主要指标第21项 精品小区建设面积（万平方米）：每年新开工不少于100万平方米。"), not as
         its tab-separated cells; the citation keeps the verbatim text."""
-        chunk = item.hit.chunk
-        row = next((r for r in self.table.rows if chunk.kind == "indicator" and r.number == chunk.indicator), None)
-        if row is None:
-            return item.sentence.strip().removeprefix("——")
-        unit = "" if row.unit in {"-", ""} else f"（{row.unit}）"
-        return f"主要指标第{row.number}项 {row.name}{unit}：{row.target}。"
+        row = self.table.row_of(item.hit.chunk)
+        return f"主要指标第{row.number}项 {row.label}：{row.target}。" if row else item.sentence.strip().removeprefix("——")
 
     def _quote(self, picked: list[Scored], english: bool, record: Commitment | None = None,
                figure: str = "") -> tuple[str, list[Citation]]:

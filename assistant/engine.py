@@ -150,7 +150,7 @@ class PlanAssistant:
         found = {h.position: h for h in hits}
         first = []
         for chunk in chunks:
-            p = self.index.chunks.index(chunk)
+            p = self.index.position(chunk)
             first.append(found.get(p) or Hit(chunk, p, float(self.index.chunk_vectors.reconstruct(p) @ query.vector), 0.0, 0.0))
         seen = {h.position for h in first}
         return first + [h for h in hits if h.position not in seen]

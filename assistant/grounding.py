@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from assistant.chunks import Chunk
 from assistant.compose import quote_is_verbatim
-from assistant.reading import PROPER, bodies, says, gazetteer, mentions, suffixed_names, ways_of
+from assistant.reading import PROPER, bodies, gazetteer, mentions, pos_tokens, says, suffixed_names, ways_of
 from assistant.text import CN_NUMBER, arabic_years, cn_to_int, split_sentences, squash
 from assistant.types import Citation, citation_for
 
@@ -281,12 +281,10 @@ def stated_numbers(text: str, extra: set[str] = frozenset()) -> set[str]:
 
 
 def named_things(text: str) -> list[str]:
-    """The named things a sentence states: quoted terms, places of the gazetteer (in any of
-    their ways of writing, English too), proper names (by part of speech, or ending in a
+    """The named things a sentence states: quoted terms, places of the gazetteer and the
+    companies of lexicon/bodies.tsv (in any of their ways of writing, English too), proper names (by part of speech, or ending in a
     suffix such as 公园 or 医院) and the plan's own terms. The plan itself and Changning,
     which every passage speaks for, are not claims."""
-    import jieba.posseg
-
     home = {way for _, (kind, ways) in gazetteer().items() if kind == "home" for way in ways}
     names: list[str] = []
     for m in _QUOTED.finditer(text):
@@ -296,7 +294,7 @@ def named_things(text: str) -> list[str]:
     names += [place for place, (kind, _) in gazetteer().items() if kind != "home" and mentions(text, place)]
     names += [name for name, ways in bodies().items() if any(says(text, way) for way in ways)]  # Tencent, 美团
     plain = _DESIGNATIONS.sub(" ", _QUOTED.sub(" ", text))
-    tokens = [(w, flag) for w, flag in jieba.posseg.lcut(plain) if w.strip()]
+    tokens = pos_tokens(plain)
     for word, flag in tokens:
         if _CJK.search(word) and len(word) >= 2 and word not in home and not _THE_PLAN.search(word) \
                 and (flag in PROPER or (flag == "x" and len(word) >= 3)):

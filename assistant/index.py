@@ -75,9 +75,11 @@ class PlanIndex:
         # with years in Arabic digits as questions write them (二〇三五年 → 2035年).
         self.titles = [squash(arabic_years((c.section_title or c.lead or c.chapter_title).strip("“”")))
                        for c in self.chunks]
+        self._positions = {c.id: i for i, c in enumerate(self.chunks)}
 
-    def chunk_by_id(self, chunk_id: str) -> Chunk:
-        return next(chunk for chunk in self.chunks if chunk.id == chunk_id)
+    def position(self, chunk: Chunk) -> int:
+        """The chunk's position in `chunks` (and in the chunk vectors)."""
+        return self._positions[chunk.id]
 
 
 def plan_vocabulary(outline: Outline) -> list[str]:

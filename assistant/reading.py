@@ -212,6 +212,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
     # A unit asks for a figure ("GDP, in billions of yuan"), unless it names a column of the
     # indicator table ("指标表里单位是“岁”的那一项").
     asks_in_unit = bool(asked_units) and not _TABLE.search(own)
+    asks_kind = bool(_KIND_ASK.search(own))
     # "叫什么名字" asks who, unless what it names is a place or body ("那家医院叫什么名字？").
     asks_person = bool(_PERSON.search(own)) and not (_ASKS_NAME.search(own) and any(s in own for s in name_suffixes()))
     return Reading(
@@ -219,7 +220,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         own_text=own,
         # "哪几条…分别是什么" lists; it does not count.
         numeric=bool(_NUMERIC.search(ask) or ((measure or asks_in_unit) and not listing))
-        and not (listing and _WHAT.search(ask)) and not _KIND_ASK.search(own),
+        and not (listing and _WHAT.search(ask)) and not asks_kind,
         listing=listing,
         locate=bool(_LOCATE.search(ask)),
         define=bool(_DEFINE.search(ask)),
@@ -232,7 +233,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         rows=rows,
         outline_refs=_outline_refs(own),
         table=table,
-        asks_kind=bool(_KIND_ASK.search(own)),
+        asks_kind=asks_kind,
         names=_names(own),
         asks_person=asks_person,
         asks_name=bool(_ASKS_NAME.search(own)) and not asks_person,
@@ -318,15 +319,21 @@ def _names(q: str) -> tuple[tuple[str, str], ...]:
     known = [(way, "") for ways in bodies().values() for way in ways if says(q, way)]
     if not any(suffix in q for suffix in name_suffixes()):
         return tuple(known)  # part-of-speech tagging costs a dictionary load: only when a name may be there
-    import jieba.posseg
-
-    tokens = [(w, flag) for w, flag in jieba.posseg.lcut(q) if w.strip()]
+    tokens = pos_tokens(q)
     names = [(before + word, "" if proper else before) for before, word, proper in suffixed_names(tokens)]
     for word, flag in tokens:
         suffix = next((s for s in name_suffixes() if word.endswith(s)), None)
         if suffix and len(word) > len(suffix) + 1 and flag in PROPER:
             names.append((word, ""))  # "同仁医院", "招商银行": jieba keeps the name whole
     return tuple(dict.fromkeys(known + names))
+
+
+def pos_tokens(text: str) -> list[tuple[str, str]]:
+    """jieba's (word, part of speech) tokens, blanks left out. Imported here, on first use:
+    part-of-speech tagging loads a dictionary of its own."""
+    import jieba.posseg
+
+    return [(w, flag) for w, flag in jieba.posseg.lcut(text) if w.strip()]
 
 
 def suffixed_names(tokens: list[tuple[str, str]]) -> list[tuple[str, str, bool]]:
@@ -361,10 +368,7 @@ def names_a_place(sentence: str) -> bool:
     ("新建杨宅路幼儿园", "依托上海国际体操中心和虹桥体育公园"), not a kind of one ("3所公办幼儿园")."""
     if not any(suffix in sentence for suffix in name_suffixes()):
         return False
-    import jieba.posseg
-
-    tokens = [(w, flag) for w, flag in jieba.posseg.lcut(sentence) if w.strip()]
-    return any(proper for _, _, proper in suffixed_names(tokens))
+    return any(proper for _, _, proper in suffixed_names(pos_tokens(sentence)))
 
 
 def split_parts(q: str) -> tuple[str, ...]:

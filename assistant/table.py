@@ -43,6 +43,11 @@ class Row:
     target: str
 
     @property
+    def label(self) -> str:
+        """Its name with its unit, as answers write a row: "精品小区建设面积（万平方米）"."""
+        return self.name if self.unit in {"-", ""} else f"{self.name}（{self.unit}）"
+
+    @property
     def kinds(self) -> set[str]:
         return {kind for kind, (wording, _) in KINDS.items() if wording.search(self.target)} | (
             {"annual"} if "年均" in self.name else set())
@@ -123,6 +128,10 @@ class IndicatorTable:
     @cached_property
     def _around_words(self) -> set[str]:  # tokenized on first use, like _table_words
         return set(lexical_tokens(self._around))
+
+    def row_of(self, chunk: Chunk) -> Row | None:
+        """The row an indicator chunk holds (None for any other chunk)."""
+        return next((r for r in self.rows if chunk.kind == "indicator" and r.number == chunk.indicator), None)
 
     def named_in(self, text: str) -> Row | None:
         """The row whose name (without its unit) the text writes; the longest name wins."""
