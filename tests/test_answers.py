@@ -120,7 +120,7 @@ def test_off_topic_question_after_a_plan_question_is_not_taken_as_a_follow_up(as
     ("现任长宁区区长是谁？", "person", "人员"),
     ("长风公园的改造提升什么时候完工？", "name", "长风公园"),
     ("字节跳动在长宁的新园区什么时候建成？", "name", "字节跳动"),
-    ("上海动物园十四五期间会扩建吗？", "name", "动物园"),
+    ("上海博物馆十四五期间会扩建吗？", "name", "上海博物馆"),
 ])
 def test_near_misses_are_refused_saying_what_the_plan_lacks(assistant, question, unmet, says):
     answer = assistant.ask(question)
