@@ -206,8 +206,10 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
     # 站点周边搞？" after "TOD是什么意思？" lists, it does not define); else from the conversation.
     ask = own if _ASKS.search(own) else q
     listing = bool(_LISTING.search(ask))
-    measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(ask)), None)
     asked_units = _units(own)
+    measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(ask)), None)
+    if measure == "count" and asked_units:
+        measure = None  # "how many yuan of tax per square metre": a figure in the unit named, not a count
     table = bool(rows) or bool(_TABLE.search(own) and _TABLE_ASK.search(own))
     # A unit asks for a figure ("GDP, in billions of yuan"), unless it names a column of the
     # indicator table ("指标表里单位是“岁”的那一项").

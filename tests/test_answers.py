@@ -135,6 +135,7 @@ def test_a_refusal_is_in_the_language_asked(assistant):
 
 def test_a_company_the_plan_writes_in_another_way_is_not_a_near_miss(assistant):
     assert assistant.ask("东方航空在长宁有什么项目？").unmet != "name"  # the plan writes 东航
+    assert assistant.ask("春秋航空的总部大楼规划里有提到吗？").answerable  # the plan writes 春秋总部办公楼
 
 
 def test_names_the_plan_writes_are_not_near_misses(assistant):

@@ -25,6 +25,8 @@ def test_an_english_question_in_a_unit_or_for_money_asks_a_figure_in_it():
     gdp = read_intent("What was Changning's GDP in 2020, in billions of yuan?")
     assert gdp.numeric and gdp.units == ("亿元",)
     assert read_intent("How much money will Changning spend on elevators?").measure == "money"
+    # "how many" with a unit named asks a figure in that unit, not a count
+    assert read_intent("By 2025, how many yuan of tax per square metre should buildings generate?").measure is None
     assert not read_intent("指标表里单位是“岁”的那一项，目标是怎么定的？").numeric  # a column, not a figure
 
 
