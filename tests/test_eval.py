@@ -11,10 +11,11 @@ from eval.__main__ import run
 from eval.scoring import Item, load_items, score
 
 EVAL = Path(__file__).resolve().parent.parent / "eval"
-SETS = {name: EVAL / f"{name}.jsonl" for name in ("dev", "blind", "blind2", "blind3")}
+SETS = {name: EVAL / f"{name}.jsonl" for name in ("dev", "blind", "blind2", "blind3", "blind4")}
+SIZES = {"blind4": 70}  # the set on names and units; the others hold at least 140 items
 # A little under the accuracy measured on each set (eval/README.md): a regression alarm.
 # blind3 is the held-out set: its floor guards the honest estimate, never a target to tune to.
-FLOORS = {"dev": 0.93, "blind": 0.93, "blind2": 0.94, "blind3": 0.86}
+FLOORS = {"dev": 0.93, "blind": 0.93, "blind2": 0.94, "blind3": 0.86, "blind4": 0.84}
 
 
 def item(**overrides) -> Item:
@@ -42,7 +43,7 @@ def test_refusal_scoring():
 @pytest.mark.parametrize("name", SETS)
 def test_eval_set_is_well_formed_and_its_facts_are_in_the_plan(plan_text, name):
     items = load_items(SETS[name])
-    assert len(items) >= 140 and len({i.id for i in items}) == len(items)
+    assert len(items) >= SIZES.get(name, 140) and len({i.id for i in items}) == len(items)
     assert {i.split for i in items} == {name}
     squashed = "".join(plan_text.split())
     for i in items:
