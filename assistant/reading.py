@@ -19,7 +19,9 @@ from assistant.types import Reading
 LEXICON = Path(__file__).with_name("lexicon")
 
 # "这几年", "近几年", "十几家" say roughly how many; they do not ask.
-_NUMERIC = re.compile(r"多少|(?<![哪这那近前头好十])几[个家项处所张条座套幢年成倍件]|百分之几|比例|比重|占比|覆盖率|目标值|多高|多大|多长|多快"
+# "第几个五年普法" asks which one, not how many.
+_NUMERIC = re.compile(r"多少|(?<![哪这那近前头好十第])几[个家项处所张条座套幢年成倍件分岁台户辆名位间栋万亿]|百分之几|比例|比重|占比|覆盖率"
+                      r"|目标值|多高|多大|多长|多快"
                       r"|多久|多长时间|什么时候|何时|哪一?年"
                       r"|how many|how much|how long|how high|how fast|what share|percent|rate\b|\bwhen\b", re.I)
 _LISTING = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六七八九十]|有什么(?:工作|举措|措施|安排)|几[节部]分?|几条|几块"
@@ -55,7 +57,7 @@ _ASKED = {
     "length": re.compile(r"(?:多少|几)(?:公里|千米|米)|多长|how many (?:kilomet|met)", re.I),
     "people": re.compile(r"(?:多少|几)(?:万)?(?:人次|人)|how many (?:people|persons|residents|person-times)", re.I),
     "share": re.compile(r"百分之几|比例|比重|占比|多少%|percent|share", re.I),
-    "count": re.compile(rf"(?:多少|几)[{_COUNTERS}]|how many", re.I),
+    "count": re.compile(rf"(?<!第)(?:多少|几)[{_COUNTERS}]|how many", re.I),
     "duration": re.compile(r"多久|多长时间|几个?(?:小时|分钟|天|月)|how long (?:will|does|did|would) it take", re.I),
     "date": re.compile(r"什么时候|何时|哪一?年|\bwhen\b", re.I),
 }
@@ -106,6 +108,12 @@ _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
 _PART_BREAK = re.compile(r"[？?；;]|[，,](?=(?:那|而|又|还|以及|另外|同时|再)?[^，,]*(?:多少|几|哪些|什么|怎样|如何))|以及|另外|同时"
                          r"|\band\b(?=[^.?]*\b(?:what|how|which)\b)", re.I)
 _ASKS = re.compile(r"多少|几|哪些|哪几|什么|怎样|如何|是否|吗|what|how|which|when", re.I)
+# A clause asks when it has an asking word, asks A-not-A ("能不能", "有没有") or ends in a
+# question mark or particle ("…伐？").
+_ASKING_CLAUSE = re.compile(rf"{_ASKS.pattern}|(.)不\1|[吗呢伐啊吧]$|\?$", re.I)
+# Clauses where a resident tells their own situation ("我住在天山新村", "阿拉姆妈今年八十三岁了"):
+# what they name there is not what they ask about.
+_NARRATOR = re.compile(r"[我俺咱]|阿拉|\b(?:I|my|we|our)\b", re.I)
 _EACH = re.compile(r"^(?P<things>.+?)(?P<ask>(?:的目标|目标)?(?:分别|各)(?:是|要|达到|为)?.*)$")
 _AND = re.compile(r"[和与及、]|\band\b", re.I)
 # jieba part-of-speech tags of proper names, and of the nouns that may start one.
@@ -204,7 +212,8 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
     rows = _rows(own) or _step_row(own, q)
     # What is asked, from the question's own words when they ask something ("长宁打算在哪些
     # 站点周边搞？" after "TOD是什么意思？" lists, it does not define); else from the conversation.
-    ask = own if _ASKS.search(own) else q
+    asked, pinned = told_apart(own)
+    ask = asked if _ASKS.search(own) or q == own else q
     listing = bool(_LISTING.search(ask))
     asked_units = _units(own)
     measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(ask)), None)
@@ -229,20 +238,39 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         period=_period(arabic_years(own)) or _period(arabic_years(q)),  # its own words first: "2025年的目标呢？"
         measure=measure,
         rates=tuple(t for t in lexical_tokens(q) if len(t) >= 2 and t.endswith("率")),
-        places=tuple(p for p, (kind, _) in gazetteer().items() if kind != "home" and mentions(own, p)),
-        years=tuple(sorted({int(y) for y in _YEAR.findall(arabic_years(own))})),
+        places=tuple(p for p, (kind, _) in gazetteer().items() if kind != "home" and mentions(pinned, p)),
+        years=tuple(sorted({int(y) for y in _YEAR.findall(arabic_years(pinned))})),
         units=asked_units,
         rows=rows,
         outline_refs=_outline_refs(own),
         table=table,
         asks_kind=asks_kind,
-        names=_names(own),
+        names=_names(pinned),
         asks_person=asks_person,
         asks_name=bool(_ASKS_NAME.search(own)) and not asks_person,
         instructs=bool(_INSTRUCTS.search(own)),
         parts=split_parts(own),
         subject=_subject(q),
     )
+
+
+def told_apart(q: str) -> tuple[str, str]:
+    """(the clauses that ask, the question without the clauses where the asker tells their
+    own story). A clause asks when it has an asking word or a question's ending; a story
+    clause does not ask and names the narrator ("我住在天山新村，…几张养老床位？"), or
+    belongs to a sentence that does not ask and names them. What the story names or dates
+    ("天山公园", "亲眷在普陀那边") does not pin the answer down, and words in it ("用不了
+    多久") do not say what is asked. Either part is the whole question when nothing is left."""
+    asking, kept = [], []
+    for sentence in re.findall(r"[^。!?！？]+[。!?！？]*", q):
+        clauses = [c.strip() for c in re.findall(r"[^,，;；。!?！？]+[,，;；。!?！？]*", sentence)]
+        asks = [bool(_ASKING_CLAUSE.search(c.rstrip(",，;；。!！ "))) for c in clauses]
+        for clause, asked in zip(clauses, asks):
+            if asked:
+                asking.append(clause)
+            if asked or not (_NARRATOR.search(clause) or not any(asks) and _NARRATOR.search(sentence)):
+                kept.append(clause)
+    return " ".join(asking) or q, " ".join(kept) or q
 
 
 # Words that point at a part of the plan without naming it: "这一节", "this section".

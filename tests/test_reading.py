@@ -94,3 +94,20 @@ def test_rows_parts_and_outline_references():
 
 def test_a_locate_question_is_searched_by_its_subject():
     assert read_intent("碳达峰在规划里哪里提到了？").subject == "碳达峰"
+
+
+def test_what_a_resident_tells_of_themselves_pins_nothing_down():
+    # The place they live and the park they run in are their story, not what they ask about.
+    story = read_intent(("我每天早上在天山公园跑五公里，跑了三年了。我好奇区里经常参加体育锻炼的人要占到百分之几？"))
+    assert story.names == () and story.numeric
+    lives = read_intent(("我住在北新泾，亲眷在普陀那边。规划里有没有讲要造一座跨吴淞江的桥？"))
+    assert lives.places == ()
+    # A place named where the question asks still pins it down.
+    assert read_intent(("静安区的养老床位，十四五要新增多少张？")).places == ("静安区",)
+    # Words of the story do not say what is asked: "用不了多久" asks no duration.
+    assert not read_intent(("买新的太贵了又怕用不了多久，能不能在社区里租？")).numeric
+
+
+def test_which_one_is_not_how_many():
+    assert not read_intent(("这一轮普法是第几个五年普法？")).numeric
+    assert read_intent(("区里说老百姓的安全感要打到几分以上？")).numeric
