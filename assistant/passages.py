@@ -84,9 +84,11 @@ class Passages:
 
     def wanted_words(self, reading: Reading, query: Query) -> dict[str, float]:
         """Question words by weight: the question's own words count fully, words carried
-        over from earlier turns (follow-ups) count half."""
+        over from earlier turns (follow-ups) count half; the asker's story ("我住在天山新村，…")
+        is not what is asked and does not count."""
         own = set(lexical_tokens(reading.own_text))
-        return {t: self.weight(t) * (1.0 if t in own else 0.5) for t in set(query.tokens) | own}
+        story = own - set(lexical_tokens(reading.pinned or reading.own_text))
+        return {t: self.weight(t) * (1.0 if t in own else 0.5) for t in set(query.tokens) | own if t not in story}
 
     def names_term(self, text: str) -> bool:
         """Whether the text names one of the plan's own distinctive terms."""

@@ -251,6 +251,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         instructs=bool(_INSTRUCTS.search(own)),
         parts=split_parts(own),
         subject=_subject(q),
+        pinned=pinned,
     )
 
 

@@ -89,6 +89,7 @@ class Reading:
     instructs: bool = False  # tries to change the assistant's rules ("忽略之前的指令…", "ignore all previous instructions")
     parts: tuple[str, ...] = ()  # the separate things a multi-part question asks for
     subject: str = ""  # what it is about, without the words that ask where or point at the plan
+    pinned: str = ""  # its own words without the asker's story ("我住在天山新村，…"): reading.told_apart
 
 
 @dataclass(frozen=True)
