@@ -116,6 +116,9 @@ _ASKING_CLAUSE = re.compile(rf"{_ASKS.pattern}|(.)不\1|[吗呢伐啊吧]$|\?$",
 _NARRATOR = re.compile(r"[我俺咱]|阿拉|\b(?:I|my|we|our)\b", re.I)
 _EACH = re.compile(r"^(?P<things>.+?)(?P<ask>(?:的目标|目标)?(?:分别|各)(?:是|要|达到|为)?.*)$")
 _AND = re.compile(r"[和与及、]|\band\b", re.I)
+# "the targets for A and for B", "the share of A and the share of B": one frame, two things.
+# A bare "and" joins words of one thing ("research and development"): it does not split.
+_EN_PAIR = re.compile(r"^(?P<frame>.+?\b(?:for|of)\s+)(?P<first>.+?),?\s+and\s+(?P<link>for|of|the)\s+(?P<second>.+)$", re.I)
 # jieba part-of-speech tags of proper names, and of the nouns that may start one.
 PROPER = frozenset({"nr", "ns", "nt", "nz", "nrt", "nrfg"})
 _NOUNS = PROPER | {"n", "j"}
@@ -411,6 +414,10 @@ def split_parts(q: str) -> tuple[str, ...]:
     asking = [p for p in pieces if _ASKS.search(p)]
     if len(asking) >= 2:
         return tuple(pieces)
+    pair = _EN_PAIR.match(q)
+    if pair:
+        second = ("the " if pair.group("link").lower() == "the" else "") + pair.group("second")
+        return (f"{pair.group('frame')}{pair.group('first')}?", f"{pair.group('frame')}{second}")
     each = _EACH.match(q)
     if each:
         things = [t.strip() for t in _AND.split(each.group("things")) if t.strip()]

@@ -111,3 +111,11 @@ def test_what_a_resident_tells_of_themselves_pins_nothing_down():
 def test_which_one_is_not_how_many():
     assert not read_intent(("这一轮普法是第几个五年普法？")).numeric
     assert read_intent(("区里说老百姓的安全感要打到几分以上？")).numeric
+
+
+def test_english_targets_for_a_and_for_b_are_two_parts():
+    from assistant.reading import split_parts
+
+    assert split_parts("What are the 2025 targets for the number of high-tech enterprises and for R&D spending?") == (
+        "What are the 2025 targets for the number of high-tech enterprises?", "What are the 2025 targets for R&D spending?")
+    assert split_parts("What is the target for research and development spending?") == ()  # one thing
