@@ -207,7 +207,7 @@ def says(text: str, word: str) -> bool:
     return word in text
 
 
-def read(own_text: str, standalone: str | None = None) -> Reading:
+def read(own_text: str, standalone: str | None = None, in_conversation: bool = False) -> Reading:
     """What the question (rewritten as `standalone` when it is a follow-up) asks and pins down."""
     # Years stay as written (titles say 二〇三五年); years and periods are read in Arabic digits.
     q = normalize(standalone or own_text)
@@ -255,6 +255,7 @@ def read(own_text: str, standalone: str | None = None) -> Reading:
         parts=split_parts(own),
         subject=_subject(q),
         pinned=pinned,
+        in_conversation=in_conversation,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from assistant.passages import Passages, Scored, is_achievement
 from assistant.reading import english_name, mentions, states_quantity, ways_of
-from assistant.text import arabic_years, squash
+from assistant.text import arabic_years, lexical_tokens, squash
 from assistant.types import Hit, Query, Reading, Verdict
 
 # Similarities are cosines of USE embeddings (higher is closer).
@@ -123,6 +123,8 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
         floor = MIN_NUMERIC_ANSWER - (0.5 * STRONG_COVERAGE if english else 0.0)
         if not _states_figure(best, reading.measure) or evidence.answer_score < floor:
             return "figure", ""
+        if not (english or reading.table or reading.in_conversation) and _another_measure(best, reading):
+            return "figure", ""
     if reading.period == "future" and is_achievement(best.hit.chunk):
         return "period", ""
     return None
@@ -156,6 +158,18 @@ def _states_figure(best: Scored, measure: str | None) -> bool:
     if best.hit.chunk.kind == "indicator" and measure is None:
         return True
     return states_quantity(best.statement, measure)
+
+
+def _another_measure(best: Scored, reading: Reading) -> bool:
+    """Whether the best statement is an indicator row whose name shares no word with the
+    question: the figure of another measure in the same unit ("住宅租金每平方米多少元" is not
+    重点楼宇单位面积税收产出). Not judged for a question that leans on earlier turns for its
+    subject ("到2025年又打算达到多少？"), nor for an English one, which cannot share words
+    with the Chinese row."""
+    if best.hit.chunk.kind != "indicator":
+        return False
+    named = {t for t in lexical_tokens(best.hit.chunk.lead or "") if len(t) >= 2}
+    return not named & set(lexical_tokens(reading.own_text))
 
 
 def _unmet_by_rows(reading: Reading) -> tuple[str, str] | None:

@@ -90,6 +90,7 @@ class Reading:
     parts: tuple[str, ...] = ()  # the separate things a multi-part question asks for
     subject: str = ""  # what it is about, without the words that ask where or point at the plan
     pinned: str = ""  # its own words without the asker's story ("我住在天山新村，…"): reading.told_apart
+    in_conversation: bool = False  # asked after earlier turns (a follow-up, or a later part of a question)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,8 @@ def test_off_topic_question_after_a_plan_question_is_not_taken_as_a_follow_up(as
     ("长风公园的改造提升什么时候完工？", "name", "长风公园"),
     ("字节跳动在长宁的新园区什么时候建成？", "name", "字节跳动"),
     ("上海博物馆十四五期间会扩建吗？", "name", "上海博物馆"),
+    # an indicator row in the unit asked for, but of another measure (重点楼宇单位面积税收产出)
+    ("长宁区住宅平均租金每平方米每月多少元？", "figure", "没有给出这个数字"),
 ])
 def test_near_misses_are_refused_saying_what_the_plan_lacks(assistant, question, unmet, says):
     answer = assistant.ask(question)
@@ -131,6 +133,12 @@ def test_near_misses_are_refused_saying_what_the_plan_lacks(assistant, question,
 def test_a_refusal_is_in_the_language_asked(assistant):
     answer = assistant.ask("What is Jing'an District's target for high-tech enterprises in 2025?")
     assert not answer.answerable and "Changning" in answer.answer and answer.language == "en"
+
+
+def test_a_resident_s_story_does_not_make_a_near_miss(assistant):
+    # 天山新村 is where the asker lives, not what they ask about; the plan never names it.
+    answer = assistant.ask("我妈一个人住在天山新村，腿脚不灵光了。我想问问，这五年里区里打算再添几张养老床位？")
+    assert answer.answerable and "850" in answer.answer
 
 
 def test_a_company_the_plan_writes_in_another_way_is_not_a_near_miss(assistant):
