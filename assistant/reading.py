@@ -74,6 +74,7 @@ _STATED = {
 # A figure with its unit, as a sentence states it: "850 张", "33.33%", "6800元/平方米", "2-3家".
 _FIGURE = re.compile(rf"\d[\d.,\-]*\s*(?:%|[万亿]?(?:元/平方米|平方米|平方公里|美元|元|人次|场次|车次/天|公里|米|岁|[{_COUNTERS}]))")
 # A sentence that states a quantity or an assigned target.
+_PLAN_PERIODS = re.compile(r"第十[三四]个五年|十[三四]五|二〇[一二三][〇五]年|五年规划")
 _QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二两三四五六七八九十百千万]+[米个家项处所张条座套幢年倍成]")
 
 # The main-indicator table named as such, and its rows addressed by number.
@@ -435,5 +436,7 @@ def first_quantity(sentence: str, measure: str | None = None) -> str:
 
 
 def states_quantity(sentence: str, measure: str | None = None) -> bool:
-    """Whether the sentence states a quantity of that kind (any quantity when `measure` is None)."""
-    return bool((_STATED[measure] if measure else _QUANTITY).search(sentence))
+    """Whether the sentence states a quantity of that kind (any quantity when `measure` is None).
+    The plan's own periods are names, not quantities: "第十四个五年规划和二〇三五年远景目标"
+    states no figure."""
+    return bool((_STATED[measure] if measure else _QUANTITY).search(_PLAN_PERIODS.sub(" ", sentence)))

@@ -6,7 +6,9 @@ Second, does the evidence meet what the question pins down: a figure in the unit
 for, the place (the plan speaks for 长宁区 only), the year (十三五 results up to 2020,
 targets for 2025, the 2035 vision), named places and bodies, a person, a rate. Each
 unmet constraint gives a refusal that says what the plan lacks, in the question's
-language. Thresholds were calibrated on the dev questions only (README, "Refusals").
+language. Thresholds were calibrated on the dev questions (README, "Refusals"); the figure
+floor was lowered from 0.62 to 0.55 on all tuning sets once the plan's own period names,
+other measures' rows and the asker's story were checked on their own (eval/README.md).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ UNRELATED_DENSE = 0.15  # nothing in the plan is even loosely similar
 STRONG_COVERAGE = 0.5  # the best sentence holds this share of the question's words: on topic
 # The best sentence's score (cosine + 0.5 × word coverage + rank prior, see passages.py)
 # below which a number is not given: the plan discusses the topic but not that figure.
-MIN_NUMERIC_ANSWER = 0.62
+MIN_NUMERIC_ANSWER = 0.55
 TARGET_YEAR, RESULTS_YEAR = 2025, 2020  # 十四五 targets are for 2025; 十三五 results are as of 2020
 SUPPORTING = 3  # sentences looked at for a constraint: the best and the runners-up
 

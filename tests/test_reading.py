@@ -119,3 +119,8 @@ def test_english_targets_for_a_and_for_b_are_two_parts():
     assert split_parts("What are the 2025 targets for the number of high-tech enterprises and for R&D spending?") == (
         "What are the 2025 targets for the number of high-tech enterprises?", "What are the 2025 targets for R&D spending?")
     assert split_parts("What is the target for research and development spending?") == ()  # one thing
+
+
+def test_the_plan_s_own_periods_are_names_not_figures():
+    assert not states_quantity("《长宁区国民经济和社会发展第十四个五年规划和二〇三五年远景目标纲要》是指导长宁区未来发展的行动纲领。")
+    assert states_quantity("“十四五”期间新增养老床位 850 张")
