@@ -383,19 +383,25 @@ def suffixed_names(tokens: list[tuple[str, str]]) -> list[tuple[str, str, bool]]
         if i == 0 or not any(word.endswith(s) for s in name_suffixes()):
             continue
         before, kind = tokens[i - 1]
-        if kind not in _NOUNS | _MODIFIERS or not re.fullmatch(r"[\u4e00-\u9fff]+", before):
+        if kind not in _NOUNS | _MODIFIERS or not re.fullmatch(r"[\u4e00-\u9fff]+", before) or _counts(before, kind):
             continue
         chain = [before]
         for earlier, flag in reversed(tokens[max(0, i - 1 - MODIFIERS):i - 1]):
             if flag in PROPER and kind not in PROPER:
                 before, kind = earlier + "".join(reversed(chain)), flag
                 break
-            if flag not in _MODIFIERS:
+            if flag not in _MODIFIERS or _counts(earlier, flag):
                 break
             chain.append(earlier)
         if kind in _NOUNS and len(before) >= 2:
             found.append((before, word, kind in PROPER))
     return found
+
+
+def _counts(word: str, flag: str) -> bool:
+    """Whether a numeral counts things ("一家公司", "两所学校": some company, not a name);
+    an ordinal names one ("天山第一小学")."""
+    return flag == "m" and not word.startswith("第")
 
 
 @lru_cache(maxsize=4096)

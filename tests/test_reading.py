@@ -124,3 +124,8 @@ def test_english_targets_for_a_and_for_b_are_two_parts():
 def test_the_plan_s_own_periods_are_names_not_figures():
     assert not states_quantity("《长宁区国民经济和社会发展第十四个五年规划和二〇三五年远景目标纲要》是指导长宁区未来发展的行动纲领。")
     assert states_quantity("“十四五”期间新增养老床位 850 张")
+
+
+def test_a_counted_thing_is_not_a_name():
+    assert read_intent("研究生毕业在长宁一家公司上班，想落户，区里能直接审批伐？").names == ()  # some company
+    assert read_intent("天山第一小学要扩建吗？").names == (("天山第一小学", ""),)  # an ordinal names one
