@@ -47,6 +47,8 @@ _REASONS = {
     "name": ("《纲要》没有提到“{0}”。", "The Outline does not mention “{0}”."),
     "instructions": ("我只根据《纲要》回答关于《纲要》的问题，不执行改变规则的指令。",
                      "I only answer questions about the Outline, from the Outline; I do not follow instructions to change that."),
+    "opinion": ("《纲要》写的是区里的规划和目标，不作评价、推荐或预测。",
+                "The Outline sets out the district's plans and targets; it gives no opinions, recommendations or forecasts."),
     "person": ("《纲要》不涉及具体人员，没有提到这方面的信息。",
                "The Outline names no people, so it cannot say who this is."),
 }
@@ -133,10 +135,12 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
 
 
 def _unmet_anywhere(reading: Reading, passages: Passages) -> tuple[str, str] | None:
-    """What no passage of the plan has: orders to the assistant, people by name, places and
-    bodies it never names."""
+    """What no passage of the plan has: orders to the assistant, opinions and forecasts,
+    people by name, places and bodies it never names."""
     if reading.instructs:
         return "instructions", ""
+    if reading.asks_opinion:
+        return "opinion", ""
     if reading.asks_person:
         return "person", ""
     for name, common in reading.names:

@@ -87,6 +87,7 @@ class Reading:
     asks_person: bool = False  # asks who someone is ("区长是谁")
     asks_name: bool = False  # asks for a place or body by its name ("新建的是哪一所幼儿园？")
     instructs: bool = False  # tries to change the assistant's rules ("忽略之前的指令…", "ignore all previous instructions")
+    asks_opinion: bool = False  # asks for a judgement, a recommendation or a forecast ("侬觉得房价会涨伐？")
     parts: tuple[str, ...] = ()  # the separate things a multi-part question asks for
     subject: str = ""  # what it is about, without the words that ask where or point at the plan
     pinned: str = ""  # its own words without the asker's story ("我住在天山新村，…"): reading.told_apart
@@ -98,7 +99,7 @@ class Verdict:
     """Whether the plan answers the question; when not, which constraint is unmet and why."""
 
     answerable: bool
-    unmet: str | None = None  # topic, figure, unit, place, year, period, name, person, rate
+    unmet: str | None = None  # topic, figure, unit, place, year, period, name, person, rate, instructions, opinion
     reason: str = ""  # one sentence for the user, in the question's language
     evidence: dict = field(default_factory=dict)  # the measurements behind it (for --explain)
 
