@@ -130,6 +130,10 @@ _NOUNS = PROPER | {"n", "j"}
 # What may stand between a proper noun and a name suffix: "天山|第一|小学", "长宁|实验|小学".
 _MODIFIERS = frozenset({"m", "vn", "n"})
 MODIFIERS = 2
+# jieba's tags for a place (ns) and an organisation (nt); a tagged word this long is a name
+# ("上海动物园", "瑞金医院"), a shorter one often a common word.
+_PLACE_OR_BODY = frozenset({"ns", "nt"})
+LONG_NAME = 4
 
 
 @lru_cache(maxsize=1)
@@ -356,16 +360,17 @@ def _names(q: str) -> tuple[tuple[str, str], ...]:
     noun ("长宁区中心医院", "周家桥街道") or kept whole by jieba ("同仁医院") the name is
     proper and its common part is ""; after a common noun ("社区医院") the plan writing
     that noun (社区) is enough — the verdict judges. Verbs and adjectives do not name
-    ("新开幼儿园")."""
+    ("新开幼儿园"). A place or body jieba tags as such and writes with four characters or
+    more ("上海动物园") is a name too."""
     known = [(way, "") for ways in bodies().values() for way in ways if says(q, way)]
-    if not any(suffix in q for suffix in name_suffixes()):
-        return tuple(known)  # part-of-speech tagging costs a dictionary load: only when a name may be there
     tokens = pos_tokens(q)
     names = [(before + word, "" if proper else before) for before, word, proper in suffixed_names(tokens)]
     for word, flag in tokens:
         suffix = next((s for s in name_suffixes() if word.endswith(s)), None)
         if suffix and len(word) > len(suffix) + 1 and flag in PROPER:
             names.append((word, ""))  # "同仁医院", "招商银行": jieba keeps the name whole
+        elif flag in _PLACE_OR_BODY and len(word) >= LONG_NAME and re.fullmatch(r"[\u4e00-\u9fff]+", word):
+            names.append((word, ""))  # "上海动物园": a place or body jieba knows by name
     return tuple(dict.fromkeys(known + names))
 
 

@@ -129,3 +129,8 @@ def test_the_plan_s_own_periods_are_names_not_figures():
 def test_a_counted_thing_is_not_a_name():
     assert read_intent("研究生毕业在长宁一家公司上班，想落户，区里能直接审批伐？").names == ()  # some company
     assert read_intent("天山第一小学要扩建吗？").names == (("天山第一小学", ""),)  # an ordinal names one
+
+
+def test_a_place_jieba_knows_by_name_is_a_name():
+    assert ("上海动物园", "") in read_intent("上海动物园十四五期间会不会改造扩建？").names
+    assert read_intent("上班族早上来不及吃早饭，区里管不管？").names == ()  # a common word, not a place
