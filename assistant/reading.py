@@ -369,7 +369,8 @@ def _names(q: str) -> tuple[tuple[str, str], ...]:
         suffix = next((s for s in name_suffixes() if word.endswith(s)), None)
         if suffix and len(word) > len(suffix) + 1 and flag in PROPER:
             names.append((word, ""))  # "同仁医院", "招商银行": jieba keeps the name whole
-        elif flag in _PLACE_OR_BODY and len(word) >= LONG_NAME and re.fullmatch(r"[\u4e00-\u9fff]+", word):
+        elif (flag in _PLACE_OR_BODY and len(word) >= LONG_NAME and re.fullmatch(r"[\u4e00-\u9fff]+", word)
+              and not any(word in name for name, _ in names)):
             names.append((word, ""))  # "上海动物园": a place or body jieba knows by name
     return tuple(dict.fromkeys(known + names))
 
