@@ -1,6 +1,6 @@
 """Run the evaluation sets and print a per-category table for each.
 
-    python -m eval [--set dev|blind|blind2|blind3|blind4|blind5|blind6|blind7|all] [--file F.jsonl] [--mode hybrid|dense|bm25]
+    python -m eval [--set dev|blind|blind2|blind3|blind4|blind5|blind6|blind7|blind8|all] [--file F.jsonl] [--mode hybrid|dense|bm25]
                    [--no-lexicon] [--failures] [--json results.json]
                    [--llm URL [--llm-model NAME] [--llm-timeout S]]
 
@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 SETS = {"dev": HERE / "dev.jsonl", "blind": HERE / "blind.jsonl", "blind2": HERE / "blind2.jsonl",
         "blind3": HERE / "blind3.jsonl", "blind4": HERE / "blind4.jsonl",
         "blind5": HERE / "blind5.jsonl", "blind6": HERE / "blind6.jsonl",
-        "blind7": HERE / "blind7.jsonl"}
+        "blind7": HERE / "blind7.jsonl", "blind8": HERE / "blind8.jsonl"}
 HELD_OUT = "blind5"  # the set whose failures are never printed (eval/README.md)
 
 
