@@ -104,7 +104,7 @@ _OUTLINE_REF_EN = (  # "chapter 11", "chapter 6, section 2", "section 2 of chapt
 _FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|讲的|说的"
                     r"|the plan|the outline|in the plan|mentioned|discussed|explained", re.I)
 # A question for the parts of something, not for the items of a list.
-PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个条项大]?(?:方面|部分|块|板块|点|层面|领域|方向|环节|维度|原则|目标|举措|措施|内容|工作|任务|重点|功能|改革|事)"
+PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个条项大种类件]?(?:主要|重点|具体|大)?(?:方面|部分|(?<=几)块|板块|点|层面|领域|方向|环节|维度|原则|目标|举措|措施|内容|工作|任务|重点|功能|改革|事)"
                    r"|包括(?:哪些|什么)|which (?:aspects|parts|areas|measures)|what (?:aspects|parts|areas|measures)", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
@@ -226,7 +226,7 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
     # 站点周边搞？" after "TOD是什么意思？" lists, it does not define); else from the conversation.
     asked, pinned = told_apart(own)
     ask = asked if _ASKS.search(own) or q == own else q
-    listing = bool(_LISTING.search(ask))
+    listing = bool(_LISTING.search(ask) or PARTS.search(ask))
     asked_units = _units(own)
     measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(ask)), None)
     if measure == "count" and asked_units:

@@ -134,3 +134,10 @@ def test_a_counted_thing_is_not_a_name():
 def test_a_place_jieba_knows_by_name_is_a_name():
     assert ("上海动物园", "") in read_intent("上海动物园十四五期间会不会改造扩建？").names
     assert read_intent("上班族早上来不及吃早饭，区里管不管？").names == ()  # a common word, not a place
+
+
+def test_questions_for_a_section_s_parts_are_read_in_more_wordings():
+    for q in ("对接全市“四大功能”的那一节，具体要强化哪几种功能？", "社会治理创新这一块讲了哪几件事？",
+              "教育现代化那一节有哪几项主要任务？", "打造“数字长宁”分几个方向推进数字化？"):
+        assert read_intent(q).listing, q
+    assert not read_intent("听说要新建一个养老院，具体是哪块地？").listing  # where, not parts
