@@ -185,7 +185,11 @@ class ExtractiveComposer:
             # A chapter named, or its opening paragraph (which sums up its sections) found first.
             return self._parts_of(chunk.chapter, None)
         same = [h for h in found.hits[:CONCENTRATED] if (h.chunk.chapter, h.chunk.section) == (chunk.chapter, chunk.section)]
-        if chunk.section is not None and len(same) >= CONCENTRATED - 1 and PARTS.search(found.reading.own_text):
+        # Retrieval keeping to the section, or a question naming none of the plan's own
+        # terms ("…要遵循哪些原则？"); one that names a term ("“十百千万亿”目标包括哪些内容？")
+        # asks for that term's contents, not for the section's parts.
+        if chunk.section is not None and PARTS.search(found.reading.own_text) and (
+                len(same) >= CONCENTRATED - 1 or not self.passages.names_term(found.reading.own_text)):
             return self._parts_of(chunk.chapter, chunk.section)
         return []
 
