@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from assistant.chunks import Chunk
 from assistant.commitments import Commitment, Ledger
 from assistant.passages import Passages, Scored
-from assistant.reading import PARTS, first_quantity
+from assistant.reading import PARTS, first_quantity, says
 from assistant.table import IndicatorTable, Row
 from assistant.text import cn_numeral, lexical_tokens, squash
 from assistant.types import Answer, Citation, Hit, Query, Question, Reading, Verdict, citation_for, source_for
@@ -140,7 +140,9 @@ class ExtractiveComposer:
         """The appendix term the question names, by the term or its quoted core
         ("虹桥智谷" for “虹桥智谷”国家大众创业万众创新示范基地); the longest wins."""
         q = squash(question).lower()
-        found = [(key, chunk) for key, chunk in self._glossary_keys if key in q]
+        # A Latin term as a word of the question ("REITs" is not in "are its").
+        found = [(key, chunk) for key, chunk in self._glossary_keys
+                 if (says(question, key) if key.isascii() else key in q)]
         return max(found, key=lambda f: len(f[0]))[1] if found else None
 
     def _row_asked(self, found: Found) -> Row | None:

@@ -122,7 +122,8 @@ class PlanAssistant:
         return found
 
     def _found(self, question: Question, text: str, alone: list[Hit]) -> Found:
-        reading = read(question.text, text, in_conversation=bool(question.history))
+        reading = read(question.text, text, in_conversation=bool(question.history),
+                       earlier=tuple(turn.content for turn in question.history))
         # "碳达峰在规划里哪里提到了？" is searched as "碳达峰": the rest points at the plan itself.
         query, hits = self._search(reading.subject if reading.locate else text)
         if alone:

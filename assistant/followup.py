@@ -38,7 +38,7 @@ _INTENT = re.compile(
     re.IGNORECASE,
 )
 _TOPICLESS_CHARS = frozenset("".join(_TOPICLESS))
-_STEP = re.compile(r"[上下]一[项个条行章节]|\b(?:next|previous)\b", re.I)
+_STEP = re.compile(r"[上下]一[项个条行章节]|\b(?:next|previous)\b|\bone (?:after|before)\b", re.I)
 _YEAR = re.compile(r"(?:19|20)\d\d年?")
 SHORT_QUESTION = 12  # characters; a question this short usually leans on the one before
 

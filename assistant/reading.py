@@ -90,12 +90,17 @@ _ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[
 # Whether an indicator is binding or expected: the table's note sorts its rows so.
 _KIND_ASK = re.compile(r"约束性|预期性|binding|indicative|mandatory|obligatory", re.I)
 # The row after or before the one the conversation is on: "下一项呢？".
-_NEXT_ROW = re.compile(r"下一[项个条行]|next (?:one|indicator|row)", re.I)
-_PREVIOUS_ROW = re.compile(r"上一[项个条行]|previous (?:one|indicator|row)", re.I)
+_NEXT_ROW = re.compile(r"下一[项个条行]|next (?:one|indicator|row)|(?:the )?one after", re.I)
+_PREVIOUS_ROW = re.compile(r"上一[项个条行]|previous (?:one|indicator|row)|(?:the )?one before", re.I)
 # A run of rows: "序号13到15", "第13至15项", "indicators 13 to 15".
 _ROW_RUN = re.compile(r"(?:第|序号[为是]?|指标|indicators?|rows?|No\.?)\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*[项个条行]?"
                       r"\s*(?:到|至|-|–|~|～|to|through)\s*(?:第|No\.?)?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})", re.I)
-_OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八九十]{1,3})\s*章(?:\s*第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节)?")
+_OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八九十]{1,3})\s*章"
+                          r"(?:\s*第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节|[（(](?P<paren>[一二三四五六七八九十]{1,3})[)）])?")
+# A section without its chapter ("第二节讲什么？"), and words that point at the part of the
+# plan the conversation is on ("这一节", "its main measures"): both are read from earlier turns.
+_BARE_SECTION = re.compile(r"(?<!章)第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节|\bsection\s+\(?(?P<en>\d{1,2})\)?(?!\s+of)", re.I)
+_POINTS_AT_PART = re.compile(r"[这该本此那]一?[章节部分]|(?:this|that) (?:chapter|section|part)|\bits\b", re.I)
 _OUTLINE_REF_EN = (  # "chapter 11", "chapter 6, section 2", "section 2 of chapter 6"
     re.compile(r"\bchapter\s+(?P<chapter>\d{1,2})\b(?:,?\s*section\s+\(?(?P<section>\d{1,2})\)?)?", re.I),
     re.compile(r"\bsection\s+\(?(?P<section>\d{1,2})\)?\s+of\s+chapter\s+(?P<chapter>\d{1,2})\b", re.I),
@@ -105,7 +110,9 @@ _FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四
                     r"|the plan|the outline|in the plan|mentioned|discussed|explained", re.I)
 # A question for the parts of something, not for the items of a list.
 PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个条项大种类件]?(?:主要|重点|具体|大)?(?:方面|部分|(?<=几)块|板块|点|层面|领域|方向|环节|维度|原则|目标|举措|措施|内容|工作|任务|重点|功能|改革|事)"
-                   r"|包括(?:哪些|什么)|which (?:aspects|parts|areas|measures)|what (?:aspects|parts|areas|measures)", re.I)
+                   r"|包括(?:哪些|什么)|(?:which|what)(?: are)?(?: (?:its|the|their))?(?: main| key)? (?:aspects|parts|areas|measures|tasks)", re.I)
+# What a chapter or section the question points at is about ("第三节讲的是什么？"): its parts.
+_ABOUT = re.compile(r"讲(?:的是|了)?(?:什么|啥|哪些)|主要内容|what (?:is|are) (?:it|they|this|that|chapter \d+|section \d+)\b.*\babout|what does (?:it|this|that) cover", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
 
@@ -216,8 +223,10 @@ def says(text: str, word: str) -> bool:
     return word in text
 
 
-def read(own_text: str, standalone: str | None = None, in_conversation: bool = False) -> Reading:
-    """What the question (rewritten as `standalone` when it is a follow-up) asks and pins down."""
+def read(own_text: str, standalone: str | None = None, in_conversation: bool = False,
+         earlier: tuple[str, ...] = ()) -> Reading:
+    """What the question (rewritten as `standalone` when it is a follow-up) asks and pins down;
+    `earlier`: the conversation's turns, oldest first, for the part of the plan it is on."""
     # Years stay as written (titles say 二〇三五年); years and periods are read in Arabic digits.
     q = normalize(standalone or own_text)
     own = normalize(own_text)
@@ -227,6 +236,8 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
     asked, pinned = told_apart(own)
     ask = asked if _ASKS.search(own) or q == own else q
     listing = bool(_LISTING.search(ask) or PARTS.search(ask))
+    refs = _outline_refs(own) or _refs_from_conversation(own, earlier)
+    listing = listing or bool(refs and _ABOUT.search(ask))
     asked_units = _units(own)
     measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(ask)), None)
     if measure == "count" and asked_units:
@@ -254,7 +265,7 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
         years=tuple(sorted({int(y) for y in _YEAR.findall(arabic_years(pinned))})),
         units=asked_units,
         rows=rows,
-        outline_refs=_outline_refs(own),
+        outline_refs=refs,
         table=table,
         asks_kind=asks_kind,
         names=_names(pinned),
@@ -324,12 +335,28 @@ def _outline_refs(q: str) -> tuple[tuple[int, int | None], ...]:
     refs = []
     for m in (m for pattern in (_OUTLINE_REF, *_OUTLINE_REF_EN) for m in pattern.finditer(q)):
         chapter = _number(m.group("chapter"))
-        section = _number(m.group("section")) if m.group("section") else None
+        named = m.group("section") or (m.groupdict().get("paren"))
+        section = _number(named) if named else None
         if chapter:
             refs.append((chapter, section))
     # "section 3 of chapter 9" also reads as "chapter 9": the section is what is meant.
     refs = [(c, s) for c, s in refs if s is not None or not any(c == c2 and s2 for c2, s2 in refs)]
     return tuple(dict.fromkeys(refs))
+
+
+def _refs_from_conversation(own: str, earlier: tuple[str, ...]) -> tuple[tuple[int, int | None], ...]:
+    """The part of the plan a follow-up points at: "第二节" in the chapter the conversation
+    was last on, "这一节" / "its" the chapter or section it last named (a turn of either side)."""
+    bare = _BARE_SECTION.search(own)
+    if not earlier or not (bare or _POINTS_AT_PART.search(own)):
+        return ()
+    for turn in reversed(earlier):
+        if refs := _outline_refs(normalize(turn)):
+            chapter, section = refs[-1]
+            if bare:
+                return ((chapter, _number(bare.group("section") or bare.group("en"))),)
+            return ((chapter, section),)
+    return ()
 
 
 def _number(text: str) -> int | None:

@@ -31,3 +31,10 @@ def test_the_next_row_steps_from_the_row_asked_before():
     rewritten = standalone_question("下一项呢？", rows)
     assert rewritten.startswith("主要指标第9项是什么")
     assert read("下一项呢？", rewritten).rows == (10,) and read("上一项呢？", rewritten).rows == (8,)
+
+
+def test_the_one_after_a_row_steps_from_it():
+    from assistant.types import Turn
+
+    history = [Turn("user", "What is indicator 11?"), Turn("assistant", "The ratio of R&D spending to GDP, 3.5% by 2025.")]
+    assert "11" in standalone_question("And the one after it?", history)

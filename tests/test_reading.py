@@ -141,3 +141,15 @@ def test_questions_for_a_section_s_parts_are_read_in_more_wordings():
               "教育现代化那一节有哪几项主要任务？", "打造“数字长宁”分几个方向推进数字化？"):
         assert read_intent(q).listing, q
     assert not read_intent("听说要新建一个养老院，具体是哪块地？").listing  # where, not parts
+
+
+def test_a_follow_up_points_at_the_part_of_the_plan_the_conversation_is_on():
+    earlier = ("规划哪一节讲养老服务？", "在第九章第六节“大力提升养老服务水平”。")
+    assert read_intent("这一节讲了哪几件事？", earlier=earlier).outline_refs == ((9, 6),)
+    chapter = ("第八章讲的是什么？", "第八章“不断提升城区环境品质”，分三节。")
+    third = read_intent("第三节讲的是什么？", earlier=chapter)
+    assert third.outline_refs == ((8, 3),) and third.listing  # what it is about: its parts
+    english = ("Which section covers elderly care?", "Chapter 9, section (6): 大力提升养老服务水平.")
+    assert read_intent("What are its main measures?", earlier=english).outline_refs == ((9, 6),)
+    assert read_intent("第九章（六）讲什么").outline_refs == ((9, 6),)  # as answers label a section
+    assert read_intent("这一节讲了哪几件事？").outline_refs == ()  # nothing to point at
