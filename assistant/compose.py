@@ -176,8 +176,11 @@ class ExtractiveComposer:
             if parts := self._parts_of(chapter, section):
                 return parts
         names = self.passages.names_section
-        places = list(dict.fromkeys((h.chunk.chapter, h.chunk.section) for h in found.hits[:CANDIDATE_SECTIONS]
-                                    if h.chunk.kind == "paragraph" and h.chunk.chapter is not None))
+        # The best hits' sections first, then every other: a question that names a section's
+        # title ("2035年远景目标有哪几条？") asks for it wherever retrieval went.
+        places = list(dict.fromkeys([(h.chunk.chapter, h.chunk.section) for h in found.hits[:CANDIDATE_SECTIONS]
+                                     if h.chunk.kind == "paragraph" and h.chunk.chapter is not None]
+                                    + [key for key in self.passages.title_words if key[1] is not None]))
         for chapter, section in places:
             if section is not None and names((chapter, section), found.reading, found.query):
                 if parts := self._parts_of(chapter, section):
