@@ -22,7 +22,7 @@ LEXICON = Path(__file__).with_name("lexicon")
 # "第几个五年普法" asks which one, not how many.
 _NUMERIC = re.compile(r"多少|(?<![哪这那近前头好十第])几[个家项处所张条座套幢年成倍件分岁台户辆名位间栋万亿]|百分之几|比例|比重|占比|覆盖率"
                       r"|目标值|多高|多大|多长|多快"
-                      r"|多久|多长时间|什么时候|何时|哪一?年"
+                      r"|多久|多长时间|什么时候|何时|哪一?年|几点"
                       r"|how many|how much|how long|how high|how fast|what share|percent|rate\b|\bwhen\b", re.I)
 _LISTING = re.compile(r"哪些|哪几|包括|分别|几个方面|几方面|哪[两三四五六七八九十]|有什么(?:工作|举措|措施|安排)|几[节部]分?|几条|几块"
                       r"|[做干]什么|做哪些"
@@ -63,7 +63,7 @@ _ASKED = {
     "share": re.compile(r"百分之几|比例|比重|占比|多少%|percent|share", re.I),
     "count": re.compile(rf"(?<!第)(?:多少|几)[{_COUNTERS}]|how many", re.I),
     "duration": re.compile(r"多久|多长时间|几个?(?:小时|分钟|天|月)|how long (?:will|does|did|would) it take", re.I),
-    "date": re.compile(r"什么时候|何时|哪一?年|\bwhen\b", re.I),
+    "date": re.compile(r"什么时候|何时|哪一?年|几点|\bwhen\b", re.I),
 }
 _STATED = {
     "money": re.compile(rf"{_NUMBER}(?:元|美元)|市下达"),
@@ -109,7 +109,7 @@ _OUTLINE_REF_EN = (  # "chapter 11", "chapter 6, section 2", "section 2 of chapt
 _FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|讲的|说的"
                     r"|the plan|the outline|in the plan|mentioned|discussed|explained", re.I)
 # A question for the parts of something, not for the items of a list.
-PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个条项大种类件]?(?:主要|重点|具体|大)?(?:方面|部分|(?<=几)块|板块|点|层面|领域|方向|环节|维度|原则|目标|举措|措施|内容|工作|任务|重点|功能|改革|事)"
+PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个条项大种类件]?(?:主要|重点|具体|大)?(?:方面|部分|(?<=几)块|板块|(?<=[个大些])点|层面|领域|方向|环节|维度|原则|目标|举措|措施|内容|工作|任务|重点|功能|改革|事)"
                    r"|包括(?:哪些|什么)|(?:which|what)(?: are)?(?: (?:its|the|their))?(?: main| key)? (?:aspects|parts|areas|measures|tasks)", re.I)
 # What a chapter or section the question points at is about ("第三节讲的是什么？"): its parts.
 _ABOUT = re.compile(r"讲(?:的是|了)?(?:什么|啥|哪些)|主要内容|what (?:is|are) (?:it|they|this|that|chapter \d+|section \d+)\b.*\babout|what does (?:it|this|that) cover", re.I)

@@ -153,3 +153,8 @@ def test_a_follow_up_points_at_the_part_of_the_plan_the_conversation_is_on():
     assert read_intent("What are its main measures?", earlier=english).outline_refs == ((9, 6),)
     assert read_intent("第九章（六）讲什么").outline_refs == ((9, 6),)  # as answers label a section
     assert read_intent("这一节讲了哪几件事？").outline_refs == ()  # nothing to point at
+
+
+def test_what_time_asks_a_time_not_parts():
+    reading = read_intent("中山公园晚上几点关门？")
+    assert reading.numeric and reading.measure == "date" and not reading.listing
