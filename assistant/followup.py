@@ -40,6 +40,8 @@ _INTENT = re.compile(
 _TOPICLESS_CHARS = frozenset("".join(_TOPICLESS))
 _STEP = re.compile(r"[上下]一[项个条行章节]|\b(?:next|previous)\b|\bone (?:after|before)\b", re.I)
 _YEAR = re.compile(r"(?:19|20)\d\d年?")
+# The plan's periods and years: a follow-up naming one replaces the earlier question's.
+_PERIOD = re.compile(r"[“\"]?十[三四]五[”\"]?(?:期间|时期|期末|末)?|(?:19|20)\d\d年?|[二两]〇[一二三][〇五]年")
 SHORT_QUESTION = 12  # characters; a question this short usually leans on the one before
 
 
@@ -81,4 +83,8 @@ def standalone_question(question: str, history: list[Turn], lean: bool = False) 
         rest = (match.group("rest") or "").strip()
         intent = rest or " ".join(dict.fromkeys(m.group(0) for m in _INTENT.finditer(previous)))
         return f"{match.group('topic')} {intent}".strip()
+    if _PERIOD.search(q):
+        # "十三五末累计有多少家？" after "“十四五”要新增多少家跨国公司地区总部？": the earlier
+        # question's period would pull the other way.
+        previous = _PERIOD.sub(" ", previous)
     return f"{previous} {q}"

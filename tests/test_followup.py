@@ -38,3 +38,10 @@ def test_the_one_after_a_row_steps_from_it():
 
     history = [Turn("user", "What is indicator 11?"), Turn("assistant", "The ratio of R&D spending to GDP, 3.5% by 2025.")]
     assert "11" in standalone_question("And the one after it?", history)
+
+
+def test_a_follow_up_naming_a_period_replaces_the_earlier_one():
+    from assistant.types import Turn
+
+    rewritten = standalone_question("十三五末累计有多少家？", [Turn("user", "“十四五”要新增多少家跨国公司地区总部？")])
+    assert "跨国公司地区总部" in rewritten and "十四五" not in rewritten
