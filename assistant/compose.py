@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from assistant.chunks import Chunk
 from assistant.commitments import Commitment, Ledger
-from assistant.passages import Passages, Scored
+from assistant.passages import Passages, Scored, is_achievement
 from assistant.reading import PARTS, first_quantity, says
 from assistant.table import IndicatorTable, Row
 from assistant.text import cn_numeral, lexical_tokens, squash
@@ -125,8 +125,12 @@ class ExtractiveComposer:
         if row := self.table.row_of(best.hit.chunk):
             return self._rows([row], english)
         if reading.locate:
-            # Where: the best passage retrieval found, quoted by its best sentence.
-            return self._locate(next((s for s in ranked if s.hit.position == hits[0].position), best), english)
+            # Where: the best passage retrieval found, quoted by its best sentence; the 十三五
+            # review (一（一）) mentions most things in passing, so unless the question is about
+            # the past, the plan's own treatment comes first.
+            place = next((h for h in hits[:CANDIDATE_SECTIONS] if reading.period == "past"
+                          or not is_achievement(h.chunk)), hits[0])
+            return self._locate(next((s for s in ranked if s.hit.position == place.position), best), english)
         if reading.listing and top.kind == "paragraph" and len(top.text) <= WHOLE_PARAGRAPH_CHARS:
             return self._quote([Scored(hits[0], top.text, best.score, best.coverage)], english)
         picked = self._pick(ranked, MAX_SENTENCES + reading.listing)

@@ -262,3 +262,9 @@ def test_a_question_too_vague_to_stand_alone_leans_on_the_conversation(assistant
     answer = assistant.ask("长宁打算在哪些站点周边搞？", history)  # asks for stations: lists, does not define
     assert answer.answerable and cites(answer, chapter=5, section=5) and "江苏路" in answer.answer
     assert not assistant.ask("帮我写一首关于春天的七言诗，要押韵的那种", history).answerable
+
+
+def test_where_the_plan_discusses_something_is_its_own_treatment_not_the_review(assistant):
+    # 一（一） reviews the 十三五 results and mentions 平安长宁 in passing; 十（三） is about it.
+    answer = assistant.ask("平安长宁建设放在规划哪一节？")
+    assert (answer.citations[0].chapter, answer.citations[0].section) == (10, 3)
