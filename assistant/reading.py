@@ -82,8 +82,8 @@ _PLAN_PERIODS = re.compile(r"第十[三四]个五年|十[三四]五|二〇[一�
 _QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二两三四五六七八九十百千万]+[米个家项处所张条座套幢年倍成]")
 
 # The main-indicator table named as such, and its rows addressed by number.
-# The table named, or one of its columns (序号, 目标值): "目标值里带“以上”的是哪几项？".
-_TABLE = re.compile(r"(?:主要)?指标|指标表|单位[是为用]|[那哪这]一?行|目标值|序号|indicators?\b|indicator table", re.I)
+# The table named, or its column of row numbers (序号). Not 目标值: any target has a value.
+_TABLE = re.compile(r"(?:主要)?指标|指标表|单位[是为用]|[那哪这]一?行|序号|indicators?\b|indicator table", re.I)
 _TABLE_ASK = re.compile(r"哪些|哪几|哪[个一]|几项|多少项|有几个|都有|各是|分别|是什么|是哪|目标值|which|what|how many|list", re.I)
 _ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[项个条行](?:主要)?(?:指标)?"
                   r"|(?:指标|序号[为是]?|indicator|row|No\.?)\s*#?\s*(\d{1,2})(?![\d.%])|(\d{1,2})\s*号指标"
