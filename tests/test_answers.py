@@ -268,3 +268,10 @@ def test_where_the_plan_discusses_something_is_its_own_treatment_not_the_review(
     # 一（一） reviews the 十三五 results and mentions 平安长宁 in passing; 十（三） is about it.
     answer = assistant.ask("平安长宁建设放在规划哪一节？")
     assert (answer.citations[0].chapter, answer.citations[0].section) == (10, 3)
+
+
+def test_the_whole_table_answered_lists_the_closest_rows_first_in_the_sources(assistant):
+    # No row's name has "生态环境": every row is answered, the closest ones first in the sources.
+    answer = assistant.ask("主要指标表里属于生态环境方面的指标有哪些？")
+    assert len(answer.citations) == 22
+    assert 12 in [s.indicator for s in answer.sources[:5]]  # 绿化覆盖率
