@@ -242,11 +242,16 @@ class ExtractiveComposer:
             if english:
                 return f"According to the Outline's main indicator {r.number}, {r.label}: {r.target}. [1]", citations
             return f"根据《纲要》主要指标第{r.number}项，{r.label}：{r.target}。[1]", citations
+        whole = len(rows) == len(self.table.rows)  # no filter narrowed it: not "all 22 match"
         if english:
             items = [f"No. {r.number} {r.label}: {r.target}[{n}]" for n, r in enumerate(rows, 1)]
-            return f"{len(rows)} of the Outline's 22 main indicators match: " + "; ".join(items) + ".", citations
+            lead = (f"The Outline's {len(rows)} main indicators: " if whole
+                    else f"{len(rows)} of the Outline's {len(self.table.rows)} main indicators match: ")
+            return lead + "; ".join(items) + ".", citations
         items = [f"第{r.number}项 {r.label}：{r.target}[{n}]" for n, r in enumerate(rows, 1)]
-        return f"《纲要》22项主要指标中，符合的有{len(rows)}项：" + "；".join(items) + "。", citations
+        lead = (f"《纲要》共有{len(rows)}项主要指标：" if whole
+                else f"《纲要》{len(self.table.rows)}项主要指标中，符合的有{len(rows)}项：")
+        return lead + "；".join(items) + "。", citations
 
     def _kind(self, row: Row, english: bool) -> tuple[str, list[Citation]]:
         """Whether a row is expected (预期性) or assigned by the city, as the table's note sorts them."""
