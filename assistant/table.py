@@ -29,7 +29,7 @@ KINDS = {
 }
 EXPECTED = re.compile(r"预期性|expected|indicative", re.I)
 _NEGATED = re.compile(r"(?:不属于|不是|并非|非|not(?: an?)?)\s*$", re.I)
-_UNIT_WORDS = {"%": re.compile(r"%|百分比|百分数|百分率|percent", re.I), "-": re.compile(r"没有单位|无单位|单位.{0,6}[“\"]?-|no unit", re.I)}
+_UNIT_WORDS = {"%": re.compile(r"%|百分比|百分数|百分率|percent", re.I), "-": re.compile(r"没有(?:计量)?单位|无(?:计量)?单位|单位.{0,6}[“\"]?-|横杠|no unit", re.I)}
 _COUNT = re.compile(r"几项|多少项|几个|多少个|how many", re.I)
 TOPIC_SHARE = 0.5  # a row matches a topic when its name holds this share of the topic's words
 
