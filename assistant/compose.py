@@ -179,18 +179,18 @@ class ExtractiveComposer:
         for chapter, section in found.reading.outline_refs:
             if parts := self._parts_of(chapter, section):
                 return parts
-        names = self.passages.names_section
+        names = self.passages.section_namer(found.reading, found.query)
         # The best hits' sections first, then every other: a question that names a section's
         # title ("2035年远景目标有哪几条？") asks for it wherever retrieval went.
         places = list(dict.fromkeys([(h.chunk.chapter, h.chunk.section) for h in found.hits[:CANDIDATE_SECTIONS]
                                      if h.chunk.kind == "paragraph" and h.chunk.chapter is not None]
                                     + [key for key in self.passages.title_words if key[1] is not None]))
         for chapter, section in places:
-            if section is not None and names((chapter, section), found.reading, found.query):
+            if section is not None and names((chapter, section)):
                 if parts := self._parts_of(chapter, section):
                     return parts
         if chunk.kind == "paragraph" and chunk.chapter is not None and (
-                chunk.section is None or names((chunk.chapter, None), found.reading, found.query)):
+                chunk.section is None or names((chunk.chapter, None))):
             # A chapter named, or its opening paragraph (which sums up its sections) found first.
             return self._parts_of(chunk.chapter, None)
         same = [h for h in found.hits[:CONCENTRATED] if (h.chunk.chapter, h.chunk.section) == (chunk.chapter, chunk.section)]

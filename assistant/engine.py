@@ -131,11 +131,11 @@ class PlanAssistant:
         rows = self.table.select(reading)
         # Rows and places the question names are retrieved by name, ahead of the search's hits.
         named = [r.chunk for r in rows] or [c for ref in reading.outline_refs if (c := self._opening(ref))]
+        hits = self._named_first(named, hits, query)
         if rows and len(rows) == len(self.table.rows):
             # The whole table ("主要指标里跟生态环境有关的有哪些？" where no row's name has the
             # words): its rows are all answered, the closest to the question first in the sources.
-            named.sort(key=lambda c: -float(self.index.chunk_vectors.reconstruct(self.index.position(c)) @ query.vector))
-        hits = self._named_first(named, hits, query)
+            hits[:len(rows)] = sorted(hits[:len(rows)], key=lambda h: -h.dense)
         ranked = self.passages.rank(reading, query, hits)
         verdict = judge(reading, query, hits, ranked, self.passages, question.english, rows)
         return Found(reading, query, hits, ranked, rows, verdict)

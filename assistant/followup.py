@@ -8,7 +8,7 @@ something new ("十三五的时候是多少？" after "绿化覆盖率的目标�
 from __future__ import annotations
 
 import re
-from assistant.text import arabic_years, lexical_tokens, normalize
+from assistant.text import PLAN_PERIOD, arabic_years, lexical_tokens, normalize
 from assistant.types import Turn
 
 # "那教育方面呢？", "还有交通呢", "那文化设施方面呢？要建哪些？", "And for elderly care?"
@@ -41,7 +41,7 @@ _TOPICLESS_CHARS = frozenset("".join(_TOPICLESS))
 _STEP = re.compile(r"[上下]一[项个条行章节]|\b(?:next|previous)\b|\bone (?:after|before)\b", re.I)
 _YEAR = re.compile(r"(?:19|20)\d\d年?")
 # The plan's periods and years: a follow-up naming one replaces the earlier question's.
-_PERIOD = re.compile(r"[“\"]?十[三四]五[”\"]?(?:期间|时期|期末|末)?|(?:19|20)\d\d年?|[二两]〇[一二三][〇五]年")
+_PERIOD = re.compile(rf"(?:{PLAN_PERIOD})(?:期间|时期|期末|末)?|{_YEAR.pattern}")
 SHORT_QUESTION = 12  # characters; a question this short usually leans on the one before
 
 

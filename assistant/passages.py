@@ -9,6 +9,7 @@ answer, whether it names the plan's own terms, which of its names the plan never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,11 +147,16 @@ class Passages:
         scaled = (second - second.mean()) / max(float(second.std()), 1e-6) * own.std() + own.mean()
         return (1 - SECOND_SHARE) * own + SECOND_SHARE * scaled
 
-    def names_section(self, key: tuple[int, int | None], reading: Reading, query: Query) -> bool:
-        """Whether the question names this section (or chapter, section None): most of its
-        title's words, and little else of its own (years read in Arabic digits on both sides)."""
+    def section_namer(self, reading: Reading, query: Query) -> Callable[[tuple[int, int | None]], bool]:
+        """Whether the question names a section (or chapter, section None): most of its
+        title's words, and little else of its own (years read in Arabic digits on both sides).
+        The question's words are read once, for all the sections it is matched against."""
         wanted = set(self.wanted_words(reading, query)) | set(lexical_tokens(arabic_years(reading.text)))
-        title = {t: self.weight(t) for t in self.title_words.get(key, set())}
         own = {t: self.weight(t) for t in lexical_tokens(arabic_years(topic_words(reading.own_text)))}
-        return (bool(title) and self.coverage(title, wanted) >= TITLE_COVERAGE
-                and self.coverage(own, set(title)) >= TITLE_COVERAGE)
+
+        def names(key: tuple[int, int | None]) -> bool:
+            title = {t: self.weight(t) for t in self.title_words.get(key, set())}
+            return (bool(title) and self.coverage(title, wanted) >= TITLE_COVERAGE
+                    and self.coverage(own, set(title)) >= TITLE_COVERAGE)
+
+        return names

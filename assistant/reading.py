@@ -13,14 +13,15 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.text import arabic_years, cn_to_int, lexical_tokens, normalize
+from assistant.text import PLAN_PERIOD, arabic_years, cn_to_int, lexical_tokens, normalize
 from assistant.types import Reading
 
 LEXICON = Path(__file__).with_name("lexicon")
 
+_COUNTERS = "个家所张条座套幢部台处项场次件户辆名位间栋"
 # "这几年", "近几年", "十几家" say roughly how many; they do not ask.
 # "第几个五年普法" asks which one, not how many.
-_NUMERIC = re.compile(r"多少|(?<![哪这那近前头好十第])几[个家项处所张条座套幢年成倍件分岁台户辆名位间栋万亿]|百分之几|比例|比重|占比|覆盖率"
+_NUMERIC = re.compile(rf"多少|(?<![哪这那近前头好十第])几[{_COUNTERS}年成倍分岁万亿]|百分之几|比例|比重|占比|覆盖率"
                       r"|目标值|多高|多大|多长|多快"
                       r"|多久|多长时间|什么时候|何时|哪一?年|几点"
                       r"|how many|how much|how long|how high|how fast|what share|percent|rate\b|\bwhen\b", re.I)
@@ -54,7 +55,6 @@ _PERSON = re.compile(r"是谁|谁是|谁来|叫什么名字|姓什么|哪位|who
 # "总投资是多少亿元" is not answered by "娄山关路445弄".
 # Chinese numerals need a digit word: "千人" (per thousand people) is not a number.
 _NUMBER = r"(?:\d[\d.,\-]*|[一二两三四五六七八九十][一二两三四五六七八九十百千]*)\s*(?:多|余)?\s*[万亿]?"
-_COUNTERS = "个家所张条座套幢部台处项场次件户辆名位间栋"
 _ASKED = {
     "money": re.compile(r"(?:多少|几)(?:钱|元|万元|亿元?)|多少钱|how much (?:money|funding|investment)|how much will \w+ (?:cost|spend|invest)", re.I),
     "area": re.compile(r"(?:多少|几)(?:万)?(?:平方米|平米|亩|公顷)|多大面积|多少面积|how (?:big|large) an area|how many square", re.I),
@@ -78,7 +78,7 @@ _STATED = {
 # A figure with its unit, as a sentence states it: "850 张", "33.33%", "6800元/平方米", "2-3家".
 _FIGURE = re.compile(rf"\d[\d.,\-]*\s*(?:%|[万亿]?(?:元/平方米|平方米|平方公里|美元|元|人次|场次|车次/天|公里|米|岁|[{_COUNTERS}]))")
 # A sentence that states a quantity or an assigned target.
-_PLAN_PERIODS = re.compile(r"第十[三四]个五年|十[三四]五|二〇[一二三][〇五]年|五年规划")
+_PLAN_PERIODS = re.compile(rf"{PLAN_PERIOD}|五年规划")
 _QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二两三四五六七八九十百千万]+[米个家项处所张条座套幢年倍成]")
 
 # The main-indicator table named as such, and its rows addressed by number.
@@ -98,10 +98,11 @@ _ROW_RUN = re.compile(r"(?:第|序号[为是]?|指标|indicators?|rows?|No\.?)\s
                       r"\s*(?:到|至|-|–|~|～|to|through)\s*(?:第|No\.?)?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})", re.I)
 _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八九十]{1,3})\s*章"
                           r"(?:\s*第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节|[（(](?P<paren>[一二三四五六七八九十]{1,3})[)）])?")
-# A section without its chapter ("第二节讲什么？"), and words that point at the part of the
-# plan the conversation is on ("这一节", "its main measures"): both are read from earlier turns.
+# A section without its chapter ("第二节讲什么？"): read in the chapter the conversation is on.
 _BARE_SECTION = re.compile(r"(?<!章)第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节|\bsection\s+\(?(?P<en>\d{1,2})\)?(?!\s+of)", re.I)
-_POINTS_AT_PART = re.compile(r"[这该本此那]一?[章节部分]|(?:this|that) (?:chapter|section|part)|\bits\b", re.I)
+# Words that point at a part of the plan without naming it ("这一节", "its main measures"):
+# left out when a question is matched against titles, read from earlier turns in a follow-up.
+_POINTER = re.compile(r"[这该本此那]一?[章节部分块]|(?:this|that) (?:chapter|section|part)|\bits\b", re.I)
 _OUTLINE_REF_EN = (  # "chapter 11", "chapter 6, section 2", "section 2 of chapter 6"
     re.compile(r"\bchapter\s+(?P<chapter>\d{1,2})\b(?:,?\s*section\s+\(?(?P<section>\d{1,2})\)?)?", re.I),
     re.compile(r"\bsection\s+\(?(?P<section>\d{1,2})\)?\s+of\s+chapter\s+(?P<chapter>\d{1,2})\b", re.I),
@@ -300,10 +301,6 @@ def told_apart(q: str) -> tuple[str, str]:
     return " ".join(asking) or q, " ".join(kept) or q
 
 
-# Words that point at a part of the plan without naming it: "这一节", "this section".
-_POINTER = re.compile(r"[这该本此那]一?[章节部分块]|this (?:chapter|section|part)", re.I)
-
-
 def topic_words(text: str) -> str:
     """The text without the words that ask for parts or point at the plan's own parts
     ("…这一节包括哪几块内容" → "…"): what it names, for matching against titles."""
@@ -349,7 +346,7 @@ def _refs_from_conversation(own: str, earlier: tuple[str, ...]) -> tuple[tuple[i
     """The part of the plan a follow-up points at: "第二节" in the chapter the conversation
     was last on, "这一节" / "its" the chapter or section it last named (a turn of either side)."""
     bare = _BARE_SECTION.search(own)
-    if not earlier or not (bare or _POINTS_AT_PART.search(own)):
+    if not earlier or not (bare or _POINTER.search(own)):
         return ()
     for turn in reversed(earlier):
         if refs := _outline_refs(normalize(turn)):

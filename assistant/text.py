@@ -48,6 +48,8 @@ _CN_DIGIT = {c: i for i, c in enumerate(_CN_DIGITS)} | {"〇": 0, "两": 2}
 _CN_UNIT = {"十": 10, "百": 100, "千": 1000}
 CN_NUMBER = re.compile(r"[〇零一二两三四五六七八九十百千]+")  # a number in Chinese numerals
 # A year written in Chinese digits: 二〇二五, 二零三五.
+# The plan's own periods, as names: 十三五, “十四五”, 第十四个五年, 二〇三五年.
+PLAN_PERIOD = r"第十[三四]个五年|[“\"]?十[三四]五[”\"]?|[二两]〇[一二三][〇五]年"
 _CN_YEAR = re.compile(r"[一二][〇零九][〇零一二三四五六七八九]{2}(?=年)")
 
 
