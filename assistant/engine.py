@@ -109,7 +109,7 @@ class PlanAssistant:
         leaned = text != question.text
         if leaned:
             alone_query, alone = self._search(question.text)
-            if standalone is None and not points_back(question.text) and off_topic(alone_query, alone, self.passages):
+            if standalone is None and not points_back(question.text, question.history) and off_topic(alone_query, alone, self.passages):
                 text, alone = question.text, []  # "明天天气怎么样？" after a plan question is not a follow-up
         found = self._found(question, text, alone)
         if not leaned and standalone is None and question.history and vague_but_on_topic(found.verdict):

@@ -8,7 +8,8 @@ something new ("十三五的时候是多少？" after "绿化覆盖率的目标�
 from __future__ import annotations
 
 import re
-from assistant.text import PLAN_PERIOD, arabic_years, lexical_tokens, normalize
+from assistant.reading import names_table
+from assistant.text import PLAN_PERIOD, arabic_years, cn_to_int, lexical_tokens, normalize
 from assistant.types import Turn
 
 # "那教育方面呢？", "还有交通呢", "那文化设施方面呢？要建哪些？", "And for elderly care?"
@@ -43,19 +44,50 @@ _YEAR = re.compile(r"(?:19|20)\d\d年?")
 # The plan's periods and years: a follow-up naming one replaces the earlier question's.
 _PERIOD = re.compile(rf"(?:{PLAN_PERIOD})(?:期间|时期|期末|末)?|{_YEAR.pattern}")
 SHORT_QUESTION = 12  # characters; a question this short usually leans on the one before
+# An item of the last answer named by its place ("第二条…", "the second one"): not a chapter,
+# section or indicator row, which reading.py addresses by number.
+_ORDINAL = re.compile(r"第\s*(?P<zh>[一二两三四五六七八九十]{1,2}|\d{1,2})\s*[个条项点种类件](?!\s*(?:主要)?指标)"
+                      r"|\b(?:the\s+)?(?P<en>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\s+(?:one|item|point|part)\b",
+                      re.I)
+_EN_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+# The items an answer enumerates: "1. …[1]；2. …[2]" (the composer's lists), else "A、B、C".
+_NUMBERED_ITEM = re.compile(r"(?:^|[：:；;\s])\d{1,2}\.\s*([^；;。\[]+)")
 
 
 def is_follow_up(question: str, history: list[Turn]) -> bool:
     if not any(turn.role == "user" for turn in history):
         return False
-    return points_back(question) or len(normalize(question)) <= SHORT_QUESTION
+    return points_back(question, history) or len(normalize(question)) <= SHORT_QUESTION
 
 
-def points_back(question: str) -> bool:
+def _item_named(question: str, history: list[Turn] | tuple[Turn, ...]) -> tuple[str, str] | None:
+    """(the words naming an item by its place, the item) when the question picks one of the
+    items the last answer enumerated: "第二条带主要依托什么？" after "苏州河…景观带、2号线创新
+    经济发展带、…" is about the 2号线 one."""
+    answers = [turn.content for turn in history if turn.role == "assistant"]
+    asked = [turn.content for turn in history if turn.role == "user"]
+    if not answers or not (m := _ORDINAL.search(normalize(question))) or names_table(f"{question} {asked[-1]}"):
+        return None
+    place = int(m.group("zh")) if (m.group("zh") or "").isdigit() else cn_to_int(m.group("zh")) if m.group("zh") \
+        else _EN_ORDINALS.index(m.group("en").lower()) + 1
+    items = _items(normalize(answers[-1]))
+    return (m.group(0), items[place - 1]) if place and place <= len(items) else None
+
+
+def _items(answer: str) -> list[str]:
+    if numbered := _NUMBERED_ITEM.findall(answer):
+        return [item.strip() for item in numbered]
+    first = re.split(r"[。；;，,\n]", answer.split("：")[-1])[0]
+    items = [item.strip() for item in first.split("、")]
+    return items if len(items) >= 2 else []
+
+
+def points_back(question: str, history: list[Turn] | tuple[Turn, ...] = ()) -> bool:
     """The question itself says it continues the conversation: 那…呢, 这个, a question with
-    no subject of its own. (A merely short question may be a new one: "明天天气怎么样？")"""
+    no subject of its own, an item of the last answer by its place ("第二条…"). (A merely
+    short question may be a new one: "明天天气怎么样？")"""
     q = normalize(question)
-    if _TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q) or _ANAPHORA.search(q):
+    if _TOPIC_SWITCH.match(q) or _ENDS_WITH_NE.match(q) or _ANAPHORA.search(q) or _item_named(q, history):
         return True
     return _topicless(q)
 
@@ -71,6 +103,8 @@ def standalone_question(question: str, history: list[Turn], lean: bool = False) 
     `lean`: taken as one, for a question too vague to stand alone)."""
     if not (lean and any(turn.role == "user" for turn in history)) and not is_follow_up(question, history):
         return question
+    if named := _item_named(question, history):
+        return normalize(question).replace(named[0], f"{named[1]} ")
     last_user = max(i for i, turn in enumerate(history) if turn.role == "user")
     # The previous question may itself have been a follow-up.
     previous = normalize(standalone_question(history[last_user].content, history[:last_user]))

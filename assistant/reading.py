@@ -85,9 +85,11 @@ _QUANTITY = re.compile(r"\d|市下达|全覆盖|全部|为零|百分之|[一二�
 # The table named, or its column of row numbers (序号). Not 目标值: any target has a value.
 _TABLE = re.compile(r"(?:主要)?指标|指标表|单位[是为用]|[那哪这]一?行|序号|indicators?\b|indicator table", re.I)
 _TABLE_ASK = re.compile(r"哪些|哪几|哪[个一]|几项|多少项|有几个|都有|各是|分别|是什么|是哪|目标值|which|what|how many|list", re.I)
-_ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[项个条行](?:主要)?(?:指标)?"
+# A bare ordinal ("第二条", "最后一项") is a row only where the table is in view: "第二条带"
+# is the second of the plan's 三带, "第三个目标" a goal.
+_ROW = re.compile(r"第\s*(\d{1,2}|[一二两三四五六七八九十]{1,3})\s*[项个条行](?:主要)?(?P<named>指标)?"
                   r"|(?:指标|序号[为是]?|indicator|row|No\.?)\s*#?\s*(\d{1,2})(?![\d.%])|(\d{1,2})\s*号指标"
-                  r"|(\d{1,2})(?:st|nd|rd|th) (?:main )?indicator|(?:最后一项)", re.I)
+                  r"|(\d{1,2})(?:st|nd|rd|th) (?:main )?indicator|(?P<last>最后一项)", re.I)
 # Whether an indicator is binding or expected: the table's note sorts its rows so.
 _KIND_ASK = re.compile(r"约束性|预期性|binding|indicative|mandatory|obligatory", re.I)
 # The row after or before the one the conversation is on: "下一项呢？".
@@ -232,7 +234,7 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
     # Years stay as written (titles say 二〇三五年); years and periods are read in Arabic digits.
     q = normalize(standalone or own_text)
     own = normalize(own_text)
-    rows = _rows(own) or _step_row(own, q)
+    rows = _rows(own, table_in_view=names_table(q)) or _step_row(own, q)
     # What is asked, from the question's own words when they ask something ("长宁打算在哪些
     # 站点周边搞？" after "TOD是什么意思？" lists, it does not define); else from the conversation.
     asked, pinned = told_apart(own)
@@ -319,6 +321,12 @@ def _period(q: str) -> str | None:
     return "past" if _PAST.search(q) else "future" if _FUTURE.search(q) else None
 
 
+def names_table(text: str) -> bool:
+    """Whether the text names the main-indicator table or its columns (followup.py: an
+    ordinal in a conversation about the table is a row, not an item of the last answer)."""
+    return bool(_TABLE.search(text))
+
+
 def _step_row(own: str, standalone: str) -> tuple[int, ...]:
     """"下一项呢？" after a question about row 9 is row 10 (the rows named before, in the
     rewritten question, are the earlier turn's)."""
@@ -361,17 +369,20 @@ def _number(text: str) -> int | None:
     return int(text) if text.isdigit() else cn_to_int(text)
 
 
-def _rows(q: str) -> tuple[int, ...]:
+def _rows(q: str, table_in_view: bool = True) -> tuple[int, ...]:
+    """The rows the question addresses by number; a bare ordinal only `table_in_view`."""
     rows = []
     for m in _ROW_RUN.finditer(q):
         first, last = _number(m.group(1)), _number(m.group(2))
         if first and last and 1 <= first < last <= 22:
             rows += range(first, last + 1)
     for m in _ROW.finditer(q):
-        if m.group(0) == "最后一项":
+        if m.group(0).startswith(("第", "最后")) and not (m.group("named") or table_in_view):
+            continue
+        if m.group("last"):
             rows.append(22)  # the table has 22 rows (checked against the outline by a test)
             continue
-        number = next(g for g in m.groups() if g)
+        number = next(g for g in (m.group(1), m.group(3), m.group(4), m.group(5)) if g)
         value = int(number) if number.isdigit() else cn_to_int(number)
         if value and 1 <= value <= 22:
             rows.append(value)

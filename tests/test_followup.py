@@ -47,3 +47,32 @@ def test_a_follow_up_naming_a_period_replaces_the_earlier_one():
 
     rewritten = standalone_question("十三五末累计有多少家？", [Turn("user", "“十四五”要新增多少家跨国公司地区总部？")])
     assert "跨国公司地区总部" in rewritten and "十四五" not in rewritten
+
+
+BELTS = [Turn("user", "“三带”指哪三条？"),
+         Turn("assistant", "苏州河滨水商务休闲景观带、2号线创新经济发展带、延安西路-虹桥路时尚文化集聚带。")]
+PARTS = [Turn("user", "第五章第二节包括哪些方面？"),
+         Turn("assistant", "《纲要》第五章（二）中部虹桥地区包括3个方面：1. 持续提升国际贸易等功能[1]；"
+                           "2. 加强区域整体规划和深度开发[2]；3. 完善商业文化等配套设施[3]。")]
+
+
+@pytest.mark.parametrize("history, question, item", [
+    (BELTS, "第二条带主要依托什么？", "2号线创新经济发展带"),
+    (PARTS, "第三个具体说了什么？", "完善商业文化等配套设施"),
+    (PARTS, "What does the second one say?", "加强区域整体规划和深度开发"),
+])
+def test_an_item_of_the_last_answer_is_named_by_its_place(history, question, item):
+    assert points_back(question, history)
+    assert item in standalone_question(question, history)
+    assert read(question, standalone_question(question, history)).rows == ()  # an item, not an indicator row
+
+
+def test_an_ordinal_in_a_conversation_over_the_table_is_a_row():
+    rows = [Turn("user", "主要指标第1项是什么？"), Turn("assistant", "全区生产总值年均增速，与市级目标保持同步。")]
+    assert read("第2项呢？", standalone_question("第2项呢？", rows)).rows == (2,)
+    assert read("第二条带主要依托什么？").rows == () and read("主要指标第二条是什么？").rows == (2,)
+
+
+def test_an_item_named_by_place_carries_the_question_across_to_the_plan(assistant):
+    answer = assistant.ask("第二条带主要依托什么？", BELTS)
+    assert "轨道交通2号线" in answer.answer and answer.citations[0].chapter == 5
