@@ -47,8 +47,10 @@ _INSTRUCTS = re.compile(r"(?:忽略|无视|忘[掉记]|不要管|不用管)[^，
 _ASKS_NAME = re.compile(r"哪一?[所家座]|叫什么|什么名字|what is it called|which (?:one|school|kindergarten|hospital|park|venue)", re.I)
 # A question for an opinion, a recommendation or a forecast: "侬觉得房价会涨还是跌？",
 # "哪家物业公司服务最好？", "can you recommend…". The plan states plans, not judgements.
-_OPINION = re.compile(r"(?:你|侬|您)们?(?:觉得|认为|看好|怎么看)|依你看|推荐|哪[家个所座条].{0,8}最(?:好|差|便宜|贵|强)"
-                      r"|值不值得|涨还是跌|do you think|in your opinion|recommend|which is the best|your (?:opinion|view)", re.I)
+_OPINION = re.compile(r"推荐|哪[家个所座条种].{0,8}(?:最|更)(?:好|差|便宜|贵|强|适合|划算|值得)"
+                      r"|值不值得|涨还是跌|recommend|which is the best|which (?:one )?is better", re.I)
+# The assistant's own view asked for, anywhere in the question ("你觉得…，哪个…？").
+_YOUR_VIEW = re.compile(r"(?:你|侬|您)们?(?:觉得|认为|看好|怎么看)|依你看|do you think|in your opinion|your (?:opinion|view)", re.I)
 _PERSON = re.compile(r"是谁|谁是|谁来|叫什么名字|姓什么|哪位|who (?:is|are|was|will)|who's|whose name", re.I)
 
 # The quantity a question asks for, by its unit, and the same quantity stated in a sentence:
@@ -276,7 +278,7 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
         asks_person=asks_person,
         asks_name=bool(_ASKS_NAME.search(own)) and not asks_person,
         instructs=bool(_INSTRUCTS.search(own)),
-        asks_opinion=bool(_OPINION.search(asked)),
+        asks_opinion=bool(_OPINION.search(asked) or _YOUR_VIEW.search(own)),
         parts=split_parts(own),
         subject=_subject(q),
         pinned=pinned,
