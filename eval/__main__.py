@@ -1,6 +1,6 @@
 """Run the evaluation sets and print a per-category table for each.
 
-    python -m eval [--set dev|blind|blind2|blind3|blind4|blind5|blind6|blind7|blind8|all] [--file F.jsonl] [--mode hybrid|dense|bm25]
+    python -m eval [--set dev|blind|blind2|blind3|blind4|blind5|blind6|blind7|blind8|blind9|blind10|all] [--file F.jsonl] [--mode hybrid|dense|bm25]
                    [--no-lexicon] [--failures] [--json results.json]
                    [--llm URL [--llm-model NAME] [--llm-timeout S]]
 
@@ -34,8 +34,9 @@ HERE = Path(__file__).resolve().parent
 SETS = {"dev": HERE / "dev.jsonl", "blind": HERE / "blind.jsonl", "blind2": HERE / "blind2.jsonl",
         "blind3": HERE / "blind3.jsonl", "blind4": HERE / "blind4.jsonl",
         "blind5": HERE / "blind5.jsonl", "blind6": HERE / "blind6.jsonl",
-        "blind7": HERE / "blind7.jsonl", "blind8": HERE / "blind8.jsonl"}
-HELD_OUT = "blind5"  # the set whose failures are never printed (eval/README.md)
+        "blind7": HERE / "blind7.jsonl", "blind8": HERE / "blind8.jsonl",
+        "blind9": HERE / "blind9.jsonl", "blind10": HERE / "blind10.jsonl"}
+HELD_OUT = "blind9"  # the set whose failures are never printed (eval/README.md)
 
 
 # Why an LLM answer fell back, in a few words: the start of Answer.fallback, or what it says.
