@@ -13,10 +13,11 @@ other measures' rows and the asker's story were checked on their own (eval/READM
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from assistant.passages import Passages, Scored, is_achievement
-from assistant.reading import english_name, mentions, states_quantity, ways_of
+from assistant.reading import english_name, mentions, names_table, states_quantity, ways_of
 from assistant.text import arabic_years, lexical_tokens, squash
 from assistant.types import Hit, Query, Reading, Verdict
 
@@ -28,7 +29,9 @@ STRONG_COVERAGE = 0.5  # the best sentence holds this share of the question's wo
 # below which a number is not given: the plan discusses the topic but not that figure.
 MIN_NUMERIC_ANSWER = 0.55
 TARGET_YEAR, RESULTS_YEAR = 2025, 2020  # 十四五 targets are for 2025; 十三五 results are as of 2020
-SUPPORTING = 3  # sentences looked at for a constraint: the best and the runners-up
+SUPPORTING = 3
+# A sentence outside 一（一） that reports the past ("十三五期间累计…", "已建成…").
+_PAST_STATED = re.compile(r"十三五|已[经]?|累计(?:达|完成|建成|新增)|20(?:1\d|20)年")  # sentences looked at for a constraint: the best and the runners-up
 
 REFUSAL_ZH = "《纲要》中没有提到这方面的内容，无法根据《纲要》回答这个问题。"
 REFUSAL_EN = "The Outline does not mention this, so it cannot be answered from the plan."
@@ -40,6 +43,8 @@ _REASONS = {
     "rate": ("《纲要》没有提到{0}。", "The Outline does not mention {0}."),
     "period": ("《纲要》只给出“十三五”的成绩，没有这方面的“十四五”目标。",
                "The Outline reports a 13th Five-Year Plan result for this, not a target for 2025."),
+    "target_only": ("《纲要》只给出这方面的“十四五”目标，没有“十三五”的成绩。",
+                    "The Outline sets a 2025 target for this; it reports no 13th Five-Year Plan result."),
     "place": ("《纲要》只给出长宁区的目标，没有{0}的数据。",
               "The Outline sets targets for Changning District only; it has no figures for {0}."),
     "year": ("《纲要》没有给出{0}年的数字（“十三五”成绩截至2020年，“十四五”目标到2025年）。",
@@ -131,6 +136,11 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
             return "figure", ""
     if reading.period == "future" and is_achievement(best.hit.chunk):
         return "period", ""
+    # A result asked for, a target found ("十三五期间一共加装了多少台电梯？" → 400台 by 2025);
+    # not for a question naming the indicator table, which holds targets only.
+    if reading.numeric and reading.period == "past" and not is_achievement(best.hit.chunk) \
+            and not _PAST_STATED.search(best.statement) and not names_table(reading.own_text):
+        return "target_only", ""
     return None
 
 

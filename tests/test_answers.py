@@ -124,6 +124,8 @@ def test_off_topic_question_after_a_plan_question_is_not_taken_as_a_follow_up(as
     # an indicator row in the unit asked for, but of another measure (重点楼宇单位面积税收产出)
     ("长宁区住宅平均租金每平方米每月多少元？", "figure", "没有给出这个数字"),
     ("侬觉得长宁房价以后会涨还是跌？", "opinion", "不作评价"),
+    # a result asked for where the plan sets only a target (加装电梯: 400台 by 2025)
+    ("“十三五”那五年一共开竣工了多少台加装电梯？", "target_only", "没有“十三五”的成绩"),
     # the assistant's view asked for in a clause that does not itself ask
     ("你觉得区里这几个新建的公园，哪个更适合带小孩去？", "opinion", "不作评价"),
 ])
