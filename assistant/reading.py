@@ -282,6 +282,7 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
         parts=split_parts(own),
         subject=_subject(q),
         pinned=pinned,
+        asked=asked,
         in_conversation=in_conversation,
     )
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from assistant.passages import Passages, Scored, is_achievement
-from assistant.reading import english_name, mentions, names_table, states_quantity, ways_of
+from assistant.reading import english_name, mentions, names_table, says, states_quantity, ways_of
 from assistant.text import arabic_years, lexical_tokens, squash
 from assistant.types import Hit, Query, Reading, Verdict
 
@@ -50,6 +50,7 @@ _REASONS = {
     "year": ("《纲要》没有给出{0}年的数字（“十三五”成绩截至2020年，“十四五”目标到2025年）。",
              "The Outline gives no figure for {0} (its results run to 2020 and its targets to 2025)."),
     "name": ("《纲要》没有提到“{0}”。", "The Outline does not mention “{0}”."),
+    "named": ("《纲要》提到了“{0}”，但没有给出它的这个数字。", "The Outline mentions “{0}” but gives no such figure for it."),
     "instructions": ("我只根据《纲要》回答关于《纲要》的问题，不执行改变规则的指令。",
                      "I only answer questions about the Outline, from the Outline; I do not follow instructions to change that."),
     "opinion": ("《纲要》写的是区里的规划和目标，不作评价、推荐或预测。",
@@ -132,6 +133,11 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
         floor = MIN_NUMERIC_ANSWER - (0.5 * STRONG_COVERAGE if english else 0.0)
         if not _states_figure(best, reading.measure) or evidence.answer_score < floor:
             return "figure", ""
+        # A figure asked for a place or body by name must be that one's: "清池路108号养老院
+        # 有多少张床位？" is not answered by the district's 新增养老床位850张. A name outside
+        # the asking clauses ("每天开车到中山公园上班，…") only sets the scene.
+        for name in _named_figures_missing(reading, best):
+            return "named", name
         if not (english or reading.table or reading.in_conversation) and _another_measure(best, reading):
             return "figure", ""
     if reading.period == "future" and is_achievement(best.hit.chunk):
@@ -157,6 +163,21 @@ def _unmet_anywhere(reading: Reading, passages: Passages) -> tuple[str, str] | N
         if not any(passages.writes(way) for way in ways_of(name)) and not (common and passages.writes(common)):
             return "name", name
     return None
+
+
+def _named_figures_missing(reading: Reading, best: Scored) -> list[str]:
+    """The names in the asking clauses that the sentence giving the figure does not write.
+    A name read with a common part ("博物馆图书馆": two kinds of place run together) is
+    met when the sentence writes both of its words."""
+    where = best.statement + best.hit.chunk.heading
+    missing = []
+    for name, common in reading.names:
+        if not says(reading.asked, name) or any(says(where, way) for way in ways_of(name)):
+            continue
+        if common and common in where and name[len(common):] in where:
+            continue
+        missing.append(name)
+    return missing
 
 
 def _year_met(year: int, best: Scored) -> bool:

@@ -91,6 +91,7 @@ class Reading:
     parts: tuple[str, ...] = ()  # the separate things a multi-part question asks for
     subject: str = ""  # what it is about, without the words that ask where or point at the plan
     pinned: str = ""  # its own words without the asker's story ("我住在天山新村，…"): reading.told_apart
+    asked: str = ""  # the clauses that ask ("…，区里要新增多少共享车位？"): reading.told_apart
     in_conversation: bool = False  # asked after earlier turns (a follow-up, or a later part of a question)
 
 

@@ -126,6 +126,8 @@ def test_off_topic_question_after_a_plan_question_is_not_taken_as_a_follow_up(as
     ("侬觉得长宁房价以后会涨还是跌？", "opinion", "不作评价"),
     # a result asked for where the plan sets only a target (加装电梯: 400台 by 2025)
     ("“十三五”那五年一共开竣工了多少台加装电梯？", "target_only", "没有“十三五”的成绩"),
+    # a figure asked for a body the plan names (光华医院异地迁建), answered by none of its own
+    ("光华医院异地迁建以后一共有多少张床位？", "named", "光华医院"),
     # the assistant's view asked for in a clause that does not itself ask
     ("你觉得区里这几个新建的公园，哪个更适合带小孩去？", "opinion", "不作评价"),
 ])
@@ -138,6 +140,11 @@ def test_near_misses_are_refused_saying_what_the_plan_lacks(assistant, question,
 def test_a_refusal_is_in_the_language_asked(assistant):
     answer = assistant.ask("What is Jing'an District's target for high-tech enterprises in 2025?")
     assert not answer.answerable and "Changning" in answer.answer and answer.language == "en"
+
+
+def test_a_name_that_only_sets_the_scene_does_not_pin_the_figure(assistant):
+    answer = assistant.ask("每天开车到中山公园上班，停车位太难找了，区里要新增多少共享车位？")
+    assert answer.answerable and answer.citations
 
 
 def test_a_resident_s_story_does_not_make_a_near_miss(assistant):
