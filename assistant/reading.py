@@ -66,6 +66,7 @@ _ASKED = {
     "count": re.compile(rf"(?<!第)(?:多少|几)[{_COUNTERS}]|how many", re.I),
     "duration": re.compile(r"多久|多长时间|几个?(?:小时|分钟|天|月)|how long (?:will|does|did|would) it take", re.I),
     "date": re.compile(r"什么时候|何时|哪一?年|几点|\bwhen\b", re.I),
+    "address": re.compile(r"哪条(?:马)?路|哪条街|什么路|门牌|地址|which (?:road|street)|what address", re.I),
 }
 _STATED = {
     "money": re.compile(rf"{_NUMBER}(?:元|美元)|市下达"),
@@ -76,6 +77,8 @@ _STATED = {
     "count": re.compile(rf"{_NUMBER}(?:[{_COUNTERS}]|人次|人)|市下达"),
     "duration": re.compile(rf"{_NUMBER}(?:分钟|小时|天|周|个月|年)"),
     "date": re.compile(r"20\d\d\s*年|年底|年内|十四五|期间|期末"),
+    # a road or street by name ("清池路 108 号", "临洮路"), not 道路, 思路, 线路, 一带一路
+    "address": re.compile(r"[\u4e00-\u9fff](?<![道思线出新一])路(?!径|线|网)|[\u4e00-\u9fff]街(?!道|区|坊)|\d+\s*[号弄]"),
 }
 # A figure with its unit, as a sentence states it: "850 张", "33.33%", "6800元/平方米", "2-3家".
 _FIGURE = re.compile(rf"\d[\d.,\-]*\s*(?:%|[万亿]?(?:元/平方米|平方米|平方公里|美元|元|人次|场次|车次/天|公里|米|岁|[{_COUNTERS}]))")

@@ -128,6 +128,8 @@ def test_off_topic_question_after_a_plan_question_is_not_taken_as_a_follow_up(as
     ("“十三五”那五年一共开竣工了多少台加装电梯？", "target_only", "没有“十三五”的成绩"),
     # a figure asked for a body the plan names (光华医院异地迁建), answered by none of its own
     ("光华医院异地迁建以后一共有多少张床位？", "named", "光华医院"),
+    # an address asked for where the plan names the project but no road (光华医院异地迁建)
+    ("光华医院搬走以后，新的医院开在哪条路上？", "address", "地址"),
     # the assistant's view asked for in a clause that does not itself ask
     ("你觉得区里这几个新建的公园，哪个更适合带小孩去？", "opinion", "不作评价"),
 ])

@@ -158,3 +158,10 @@ def test_a_follow_up_points_at_the_part_of_the_plan_the_conversation_is_on():
 def test_what_time_asks_a_time_not_parts():
     reading = read_intent("中山公园晚上几点关门？")
     assert reading.numeric and reading.measure == "date" and not reading.listing
+
+
+def test_which_road_asks_for_an_address_stated_as_a_road_or_number():
+    assert read_intent("新院址在哪条路上？").measure == "address" and read_intent("门牌号是多少？").measure == "address"
+    assert states_quantity("完成临洮路跨吴淞江桥梁", "address")
+    assert states_quantity("新建清池路 108 号地块养老院项目。", "address")
+    assert not states_quantity("完善区域道路系统建设，积极融入一带一路", "address")
