@@ -139,6 +139,12 @@ def test_near_misses_are_refused_saying_what_the_plan_lacks(assistant, question,
     assert says in answer.answer
 
 
+def test_a_national_programme_of_changning_is_not_the_whole_country(assistant):
+    answer = assistant.ask("How big is the Hongqiao Smart Valley, the national demonstration base for mass entrepreneurship?")
+    assert answer.answerable and "18.18" in answer.answer
+    assert not assistant.ask("What is the nationwide target for high-tech enterprises in 2025?").answerable
+
+
 def test_a_refusal_is_in_the_language_asked(assistant):
     answer = assistant.ask("What is Jing'an District's target for high-tech enterprises in 2025?")
     assert not answer.answerable and "Changning" in answer.answer and answer.language == "en"
