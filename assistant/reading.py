@@ -213,6 +213,11 @@ def name_suffixes() -> tuple[str, ...]:
     return tuple(sorted(words, key=len, reverse=True))
 
 
+def is_home(word: str) -> bool:
+    """Whether the word is one of the ways to write Changning itself (长宁, 长宁区, Changning)."""
+    return any(kind == "home" and word in ways for kind, ways in gazetteer().values())
+
+
 def english_name(place: str) -> str:
     """The place's English name from the gazetteer ("静安区" → "Jing'an"); other words as they are."""
     _, ways = gazetteer().get(place, ("", ()))
@@ -406,7 +411,9 @@ def _names(q: str) -> tuple[tuple[str, str], ...]:
     more ("上海动物园") is a name too."""
     known = [(way, "") for ways in bodies().values() for way in ways if says(q, way)]
     tokens = pos_tokens(q)
-    names = [(before + word, "" if proper else before) for before, word, proper in suffixed_names(tokens)]
+    # "长宁跨国公司" is Changning's 跨国公司: the plan writing 跨国公司 is enough.
+    names = [(before + word, word if is_home(before) else "" if proper else before)
+             for before, word, proper in suffixed_names(tokens)]
     for word, flag in tokens:
         suffix = next((s for s in name_suffixes() if word.endswith(s)), None)
         if suffix and len(word) > len(suffix) + 1 and flag in PROPER:

@@ -17,7 +17,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from assistant.passages import Passages, Scored, is_achievement
-from assistant.reading import english_name, mentions, names_table, says, states_quantity, ways_of
+from assistant.reading import english_name, is_home, mentions, names_table, says, states_quantity, ways_of
 from assistant.text import arabic_years, lexical_tokens, squash
 from assistant.types import Hit, Query, Reading, Verdict
 
@@ -169,14 +169,16 @@ def _unmet_anywhere(reading: Reading, passages: Passages) -> tuple[str, str] | N
 
 def _named_figures_missing(reading: Reading, best: Scored) -> list[str]:
     """The names in the asking clauses that the sentence giving the figure does not write.
-    A name read with a common part ("博物馆图书馆": two kinds of place run together) is
-    met when the sentence writes both of its words."""
+    A name read with a common part ("博物馆图书馆": two kinds of place run together;
+    "长宁跨国公司": Changning's 跨国公司) is met when the sentence writes both its parts, or
+    the common part where the other is Changning itself."""
     where = best.statement + best.hit.chunk.heading
     missing = []
     for name, common in reading.names:
         if not says(reading.asked, name) or any(says(where, way) for way in ways_of(name)):
             continue
-        if common and common in where and name[len(common):] in where:
+        rest = name.replace(common, "", 1)
+        if common and common in where and (rest in where or is_home(rest)):
             continue
         missing.append(name)
     return missing

@@ -139,6 +139,11 @@ def test_near_misses_are_refused_saying_what_the_plan_lacks(assistant, question,
     assert says in answer.answer
 
 
+def test_changning_before_a_kind_of_body_is_not_a_name_the_plan_lacks(assistant):
+    assert "18家" in assistant.ask("长宁跨国公司地区总部十四五要新增几家？").answer
+    assert assistant.ask("长宁区中心医院要迁到哪里？").unmet == "name"  # the plan writes no 中心医院
+
+
 def test_a_national_programme_of_changning_is_not_the_whole_country(assistant):
     answer = assistant.ask("How big is the Hongqiao Smart Valley, the national demonstration base for mass entrepreneurship?")
     assert answer.answerable and "18.18" in answer.answer

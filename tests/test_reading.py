@@ -70,7 +70,9 @@ def test_constraints_the_question_pins_down():
 def test_proper_names_are_read_by_part_of_speech_not_by_suffix_alone():
     assert read_intent("长风公园什么时候改造？").names == (("长风公园", "长风"),)
     assert read_intent("同仁医院要新建什么？").names == (("同仁医院", ""),)
-    assert read_intent("长宁区中心医院要迁到哪里？").names == (("长宁区中心医院", ""),)
+    # After Changning itself the suffixed word is the common part: the plan must write it.
+    assert read_intent("长宁区中心医院要迁到哪里？").names == (("长宁区中心医院", "中心医院"),)
+    assert read_intent("长宁跨国公司地区总部要新增几家？").names == (("长宁跨国公司", "跨国公司"),)
     # A common noun before the suffix: the verdict lets it through when the plan writes 社区.
     assert read_intent("社区医院看病方便吗？").names == (("社区医院", "社区"),)
     assert read_intent("我家附近有没有新开幼儿园？").names == ()
