@@ -51,6 +51,14 @@ _OPINION = re.compile(r"推荐|哪[家个所座条种].{0,8}(?:最|更)(?:好|�
                       r"|值不值得|涨还是跌|recommend|which is the best|which (?:one )?is better", re.I)
 # The assistant's own view asked for, anywhere in the question ("你觉得…，哪个…？").
 _YOUR_VIEW = re.compile(r"(?:你|侬|您)们?(?:觉得|认为|看好|怎么看)|依你看|do you think|in your opinion|your (?:opinion|view)", re.I)
+# What the plan never states, asked for in the asking clauses: contact details, and the
+# department in charge (the plan assigns tasks to the district, not to its departments).
+_NEVER_STATED = {
+    "contact": re.compile(r"(?:电话|热线|手机)(?:号码?|是多少|多少)|联系方式|网址是|官网|邮箱地址"
+                          r"|(?:phone|telephone|hotline) number|website address|e-?mail address", re.I),
+    "lead": re.compile(r"哪个(?:部门|单位|机构|委办局)|哪些部门|谁(?:来)?(?:负责|牵头|主管)|由谁"
+                       r"|which (?:department|agency|bureau|office)|who (?:is )?(?:in charge|responsible)", re.I),
+}
 _PERSON = re.compile(r"是谁|谁是|谁来|叫什么名字|姓什么|哪位|who (?:is|are|was|will)|who's|whose name", re.I)
 
 # The quantity a question asks for, by its unit, and the same quantity stated in a sentence:
@@ -287,6 +295,7 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
         asks_name=bool(_ASKS_NAME.search(own)) and not asks_person,
         instructs=bool(_INSTRUCTS.search(own)),
         asks_opinion=bool(_OPINION.search(asked) or _YOUR_VIEW.search(own)),
+        unstated=next((kind for kind, pattern in _NEVER_STATED.items() if pattern.search(asked)), None),
         parts=split_parts(own),
         subject=_subject(q),
         pinned=pinned,

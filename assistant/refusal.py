@@ -57,6 +57,8 @@ _REASONS = {
                      "I only answer questions about the Outline, from the Outline; I do not follow instructions to change that."),
     "opinion": ("《纲要》写的是区里的规划和目标，不作评价、推荐或预测。",
                 "The Outline sets out the district's plans and targets; it gives no opinions, recommendations or forecasts."),
+    "contact": ("《纲要》没有给出电话、网址等联系方式。", "The Outline gives no phone numbers, websites or other contact details."),
+    "lead": ("《纲要》没有写明由哪个部门或单位牵头负责。", "The Outline does not say which department or body is in charge of this."),
     "person": ("《纲要》不涉及具体人员，没有提到这方面的信息。",
                "The Outline names no people, so it cannot say who this is."),
 }
@@ -161,6 +163,8 @@ def _unmet_anywhere(reading: Reading, passages: Passages) -> tuple[str, str] | N
         return "opinion", ""
     if reading.asks_person:
         return "person", ""
+    if reading.unstated:
+        return reading.unstated, ""
     for name, common in reading.names:
         if not any(passages.writes(way) for way in ways_of(name)) and not (common and passages.writes(common)):
             return "name", name

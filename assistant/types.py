@@ -88,6 +88,7 @@ class Reading:
     asks_name: bool = False  # asks for a place or body by its name ("新建的是哪一所幼儿园？")
     instructs: bool = False  # tries to change the assistant's rules ("忽略之前的指令…", "ignore all previous instructions")
     asks_opinion: bool = False  # asks for a judgement, a recommendation or a forecast ("侬觉得房价会涨伐？")
+    unstated: str | None = None  # asks for what the plan never states: "contact" (电话是多少), "lead" (哪个部门牵头)
     parts: tuple[str, ...] = ()  # the separate things a multi-part question asks for
     subject: str = ""  # what it is about, without the words that ask where or point at the plan
     pinned: str = ""  # its own words without the asker's story ("我住在天山新村，…"): reading.told_apart

@@ -130,6 +130,9 @@ def test_off_topic_question_after_a_plan_question_is_not_taken_as_a_follow_up(as
     ("光华医院异地迁建以后一共有多少张床位？", "named", "光华医院"),
     # an address asked for where the plan names the project but no road (光华医院异地迁建)
     ("光华医院搬走以后，新的医院开在哪条路上？", "address", "地址"),
+    # what the plan never states: contact details, the department in charge
+    ("同仁医院日间中心大楼的咨询电话是多少？", "contact", "联系方式"),
+    ("精品小区建设归区里哪个部门管？", "lead", "哪个部门"),
     # the assistant's view asked for in a clause that does not itself ask
     ("你觉得区里这几个新建的公园，哪个更适合带小孩去？", "opinion", "不作评价"),
 ])
@@ -153,6 +156,10 @@ def test_a_national_programme_of_changning_is_not_the_whole_country(assistant):
 def test_a_refusal_is_in_the_language_asked(assistant):
     answer = assistant.ask("What is Jing'an District's target for high-tech enterprises in 2025?")
     assert not answer.answerable and "Changning" in answer.answer and answer.language == "en"
+
+
+def test_a_phone_in_the_story_or_the_topic_is_not_a_contact_asked_for(assistant):
+    assert assistant.ask("我爸老是接到诈骗电话，区里对电信诈骗有什么措施？").unmet != "contact"
 
 
 def test_a_name_that_only_sets_the_scene_does_not_pin_the_figure(assistant):
