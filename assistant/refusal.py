@@ -52,6 +52,7 @@ _REASONS = {
     "year": ("《纲要》没有给出{0}年的数字（“十三五”成绩截至2020年，“十四五”目标到2025年）。",
              "The Outline gives no figure for {0} (its results run to 2020 and its targets to 2025)."),
     "name": ("《纲要》没有提到“{0}”。", "The Outline does not mention “{0}”."),
+    "named_topic": ("《纲要》提到了“{0}”，但没有这方面的内容。", "The Outline mentions “{0}”, but not in this respect."),
     "named": ("《纲要》提到了“{0}”，但没有给出它的这个数字。", "The Outline mentions “{0}” but gives no such figure for it."),
     "instructions": ("我只根据《纲要》回答关于《纲要》的问题，不执行改变规则的指令。",
                      "I only answer questions about the Outline, from the Outline; I do not follow instructions to change that."),
@@ -144,6 +145,12 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
             return "named", name
         if not (english or reading.table or reading.in_conversation) and _another_measure(best, reading):
             return "figure", ""
+    elif not (reading.listing or reading.locate or reading.define or english):
+        # Other questions about a body by its proper name ("东华大学长宁校区会开放吗？") want
+        # a sentence about that body, not one about another (华政长宁校区).
+        proper = {name for name, common in reading.names if not common}
+        for name in proper.intersection(_named_figures_missing(reading, best)):
+            return "named_topic", name
     if reading.period == "future" and is_achievement(best.hit.chunk):
         return "period", ""
     # A result asked for, a target found ("十三五期间一共加装了多少台电梯？" → 400台 by 2025);

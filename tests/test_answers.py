@@ -130,6 +130,8 @@ def test_off_topic_question_after_a_plan_question_is_not_taken_as_a_follow_up(as
     ("光华医院异地迁建以后一共有多少张床位？", "named", "光华医院"),
     # an address asked for where the plan names the project but no road (光华医院异地迁建)
     ("光华医院搬走以后，新的医院开在哪条路上？", "address", "地址"),
+    # a body the plan names (光华医院, 异地迁建), asked about what the plan says of another (同仁医院)
+    ("光华医院要争创三级甲等吗？", "named_topic", "光华医院"),
     # what the plan never states: contact details, the department in charge
     ("同仁医院日间中心大楼的咨询电话是多少？", "contact", "联系方式"),
     ("精品小区建设归区里哪个部门管？", "lead", "哪个部门"),
