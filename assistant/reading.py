@@ -72,6 +72,7 @@ _ASKED = {
     "people": re.compile(r"(?:多少|几)(?:万)?(?:人次|人)|how many (?:people|persons|residents|person-times)", re.I),
     "share": re.compile(r"百分之几|比例|比重|占比|多少%|percent|share", re.I),
     "count": re.compile(rf"(?<!第)(?:多少|几)[{_COUNTERS}]|how many", re.I),
+    "day": re.compile(r"哪一?天|几月|几[号日](?!线)|哪个月|具体(?:日期|哪天)|what date|which (?:day|month)|exact date|what month", re.I),
     "duration": re.compile(r"多久|多长时间|几个?(?:小时|分钟|天|月)|how long (?:will|does|did|would) it take", re.I),
     "date": re.compile(r"什么时候|何时|哪一?年|几点|\bwhen\b", re.I),
     "address": re.compile(r"哪条(?:马)?路|哪条街|什么路|门牌|地址|which (?:road|street)|what address", re.I),
@@ -85,6 +86,7 @@ _STATED = {
     "count": re.compile(rf"{_NUMBER}(?:[{_COUNTERS}]|人次|人)|市下达"),
     "duration": re.compile(rf"{_NUMBER}(?:分钟|小时|天|周|个月|年)"),
     "date": re.compile(r"20\d\d\s*年|年底|年内|十四五|期间|期末"),
+    "day": re.compile(r"\d{1,2}\s*月|[一二三四五六七八九十]{1,2}月(?:份|底|初)?"),
     # a road or street by name ("清池路 108 号", "临洮路"), not 道路, 思路, 线路, 一带一路
     "address": re.compile(r"[\u4e00-\u9fff](?<![道思线出新一])路(?!径|线|网)|[\u4e00-\u9fff]街(?!道|区|坊)|\d+\s*[号弄]"),
 }

@@ -41,6 +41,7 @@ _REASONS = {
                "The Outline discusses this topic but gives no such figure, so it cannot be answered from the plan."),
     "address": ("《纲要》谈到了相关内容，但没有写明具体的地址或路名。",
                 "The Outline discusses this but gives no address or street for it."),
+    "day": ("《纲要》的时间只写到年份，没有给出具体日期。", "The Outline dates things by year only; it gives no exact date."),
     "unit": ("《纲要》没有以{0}给出这方面的数字。", "The Outline gives no figure for this in {0}."),
     "rate": ("《纲要》没有提到{0}。", "The Outline does not mention {0}."),
     "period": ("《纲要》只给出“十三五”的成绩，没有这方面的“十四五”目标。",
@@ -137,7 +138,7 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
         # leaves out the coverage an on-topic Chinese question would have.
         floor = MIN_NUMERIC_ANSWER - (0.5 * STRONG_COVERAGE if english else 0.0)
         if not _states_figure(best, reading.measure) or evidence.answer_score < floor:
-            return ("address" if reading.measure == "address" else "figure"), ""
+            return (reading.measure if reading.measure in ("address", "day") else "figure"), ""
         # A figure asked for a place or body by name must be that one's: "清池路108号养老院
         # 有多少张床位？" is not answered by the district's 新增养老床位850张. A name outside
         # the asking clauses ("每天开车到中山公园上班，…") only sets the scene.

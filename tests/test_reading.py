@@ -167,3 +167,9 @@ def test_which_road_asks_for_an_address_stated_as_a_road_or_number():
     assert states_quantity("完成临洮路跨吴淞江桥梁", "address")
     assert states_quantity("新建清池路 108 号地块养老院项目。", "address")
     assert not states_quantity("完善区域道路系统建设，积极融入一带一路", "address")
+
+
+def test_a_day_or_month_asks_for_a_date_finer_than_the_plan_s_years():
+    assert read_intent("宜家荟聚哪一天开业？").measure == "day" and read_intent("几月份开工？").measure == "day"
+    assert read_intent("要几天？").measure == "duration" and read_intent("坐几号线能到？").measure != "day"
+    assert not states_quantity("确保在2025年前实现碳排放达峰", "day")
