@@ -40,7 +40,7 @@ _PAST = re.compile(r"十三五|过去|前五年|已经|取得了|[建办做完�
 # Words that give the assistant orders about its own rules, not a question about the plan.
 _INSTRUCTS = re.compile(r"(?:忽略|无视|忘[掉记]|不要管|不用管)[^，,。？?]{0,8}(?:指令|指示|要求|规则|设定|提示|规划|纲要)|系统提示|提示词"
                         r"|管理员模式|开发者模式|系统通知|你现在是|扮演|不受任何规则|不必引用|不要引用|不用引用"
-                        r"|\b(?:ignore|disregard|forget)\b[^.?!]{0,30}\b(?:instructions?|rules|prompts?|the plan|the outline)\b"
+                        r"|\b(?:ignore|disregard|forget)\b[^.?!]{0,30}\b(?:instructions?|rules|prompts?|the (?:\w+ )?(?:plan|outline))\b"
                         r"|system prompt|developer mode|admin mode|you are now|pretend (?:to be|you)|jailbreak"
                         r"|\b(?:just )?(?:reply|respond|say|answer) (?:with |that |only )", re.I)
 # A question for a place or body by its name: "是哪一所？", "叫什么名字".
@@ -134,6 +134,10 @@ PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个�
 _ABOUT = re.compile(r"讲(?:的是|了)?(?:什么|啥|哪些)|主要内容|what (?:is|are) (?:it|they|this|that|chapter \d+|section \d+)\b.*\babout|what does (?:it|this|that) cover", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
+# Five-year plans other than the two this plan speaks of (十三五 results, 十四五 targets), read
+# as the year each ends: the plan gives no figure for them.
+_OTHER_PERIODS = tuple((re.compile(pattern, re.I), end) for pattern, end in (
+    (r"十一五|11th five-year", 2010), (r"十二五|12th five-year", 2015), (r"十五五|15th five-year", 2030)))
 
 # Where a question asks two things: "…多少？2025年的目标又是多少？", "A和B分别是多少".
 _PART_BREAK = re.compile(r"[？?；;]|[，,](?=(?:那|而|又|还|以及|另外|同时|再)?[^，,]*(?:多少|几|哪些|什么|怎样|如何))|以及|另外|同时"
@@ -286,7 +290,8 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
         measure=measure,
         rates=tuple(t for t in lexical_tokens(q) if len(t) >= 2 and t.endswith("率")),
         places=tuple(p for p, (kind, _) in gazetteer().items() if kind != "home" and mentions(pinned, p)),
-        years=tuple(sorted({int(y) for y in _YEAR.findall(arabic_years(pinned))})),
+        years=tuple(sorted({int(y) for y in _YEAR.findall(arabic_years(pinned))}
+                           | {end for pattern, end in _OTHER_PERIODS if pattern.search(pinned)})),
         units=asked_units,
         rows=rows,
         outline_refs=refs,
