@@ -34,8 +34,18 @@ def make_query(model: Any, text: str, second: SecondModel | None = None, questio
     """`model`: what assistant.embeddings.load_model returns (a SentenceTransformer or the bundled
     USE); `text`: what to search with (the question and its expansion); `second`: the second
     sentence model, if one is configured, which reads the `question` itself (default `text`)."""
-    return Query(text, embed(model, [text])[0], lexical_tokens(text),
+    return Query(text, embed(model, [text])[0], lexical_query_tokens(text, question),
                  second.query(question or text) if second else None)
+
+
+def lexical_query_tokens(text: str, question: str | None = None) -> list[str]:
+    """The words BM25 searches with. An English question's small numbers ("16 districts",
+    "10,000 square meters") are no words of the Chinese plan: matched against its text they
+    find chunks by chance (row 16). Its years stay (2025, 2035 are the plan's own)."""
+    tokens = lexical_tokens(text)
+    if (question or text).isascii():
+        tokens = [t for t in tokens if not (t.isdigit() and len(t) <= 2)]
+    return tokens
 
 
 def search(index: PlanIndex, query: Query, k: int = 8, mode: str = "hybrid") -> list[Hit]:
