@@ -28,6 +28,10 @@ STRONG_COVERAGE = 0.5  # the best sentence holds this share of the question's wo
 # The best sentence's score (cosine + 0.5 × word coverage + rank prior, see passages.py)
 # below which a number is not given: the plan discusses the topic but not that figure.
 MIN_NUMERIC_ANSWER = 0.55
+# A figure asked for in a unit of its own (多少亿元, 几分) and stated in it by the best sentence
+# is evidence by itself: the floor is this much lower.
+UNIT_RELIEF = 0.35
+UNIT_MEASURES = ("score",)
 TARGET_YEAR, RESULTS_YEAR = 2025, 2020  # 十四五 targets are for 2025; 十三五 results are as of 2020
 SUPPORTING = 3
 # A sentence outside 一（一） that reports the past ("十三五期间累计…", "已建成…").
@@ -137,6 +141,8 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
         # Word coverage cannot count for an English question over a Chinese plan: its floor
         # leaves out the coverage an on-topic Chinese question would have.
         floor = MIN_NUMERIC_ANSWER - (0.5 * STRONG_COVERAGE if english else 0.0)
+        if (reading.units or reading.measure in UNIT_MEASURES) and _shares_a_word(best, reading):
+            floor -= UNIT_RELIEF
         if not _states_figure(best, reading.measure) or evidence.answer_score < floor:
             return (reading.measure if reading.measure in ("address", "day") else "figure"), ""
         # A figure asked for a place or body by name must be that one's: "清池路108号养老院
@@ -194,6 +200,12 @@ def _named_figures_missing(reading: Reading, best: Scored) -> list[str]:
             continue
         missing.append(name)
     return missing
+
+
+def _shares_a_word(best: Scored, reading: Reading) -> bool:
+    """Whether the best sentence writes a word (two characters or more) of the asking clauses."""
+    sentence = squash(best.statement)
+    return any(len(t) >= 2 and t in sentence and not is_home(t) for t in lexical_tokens(reading.asked or reading.own_text))
 
 
 def _year_met(year: int, best: Scored) -> bool:

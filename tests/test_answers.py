@@ -165,6 +165,11 @@ def test_a_refusal_is_in_the_language_asked(assistant):
     assert not answer.answerable and "Changning" in answer.answer and answer.language == "en"
 
 
+def test_a_score_asked_in_everyday_words_is_answered_in_points(assistant):
+    answer = assistant.ask("夜里下班一个人走回去心里发毛，区里想让大家的安全感打到几分？")
+    assert answer.answerable and "96" in answer.answer
+
+
 def test_a_phone_in_the_story_or_the_topic_is_not_a_contact_asked_for(assistant):
     assert assistant.ask("我爸老是接到诈骗电话，区里对电信诈骗有什么措施？").unmet != "contact"
 

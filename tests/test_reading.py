@@ -173,3 +173,11 @@ def test_a_day_or_month_asks_for_a_date_finer_than_the_plan_s_years():
     assert read_intent("宜家荟聚哪一天开业？").measure == "day" and read_intent("几月份开工？").measure == "day"
     assert read_intent("要几天？").measure == "duration" and read_intent("坐几号线能到？").measure != "day"
     assert not states_quantity("确保在2025年前实现碳排放达峰", "day")
+
+
+def test_a_score_is_asked_in_points_and_stated_in_them():
+    assert read_intent("安全感满意度要打到几分？").measure == "score"
+    assert read_intent("What satisfaction score is the target?").measure == "score"
+    assert read_intent("几分钟能走到地铁站？").measure != "score"
+    assert states_quantity("公众安全感满意度达到 96 分以上。", "score")
+    assert not states_quantity("实现 15 分钟社区生活圈全覆盖", "score")
