@@ -66,15 +66,18 @@ def _item_named(question: str, history: list[Turn] | tuple[Turn, ...]) -> tuple[
     经济发展带、…" is about the 2号线 one."""
     answers = [turn.content for turn in history if turn.role == "assistant"]
     asked = [turn.content for turn in history if turn.role == "user"]
-    if not answers or not (m := _ORDINAL.search(normalize(question))) or names_table(f"{question} {asked[-1]}"):
+    if not answers or not (m := _ORDINAL.search(normalize(question))) or names_table(" ".join([question, *asked[-1:]])):
         return None
-    place = int(m.group("zh")) if (m.group("zh") or "").isdigit() else cn_to_int(m.group("zh")) if m.group("zh") \
-        else _EN_ORDINALS.index(m.group("en").lower()) + 1
+    if m.group("zh"):
+        place = int(m.group("zh")) if m.group("zh").isdigit() else cn_to_int(m.group("zh"))
+    else:
+        place = _EN_ORDINALS.index(m.group("en").lower()) + 1
     items = _items(normalize(answers[-1]))
     return (m.group(0), items[place - 1]) if place and place <= len(items) else None
 
 
 def _items(answer: str) -> list[str]:
+    """The items an answer enumerates, in order; [] when it enumerates none."""
     if numbered := _NUMBERED_ITEM.findall(answer):
         return [item.strip() for item in numbered]
     first = re.split(r"[。；;，,\n]", answer.split("：")[-1])[0]
