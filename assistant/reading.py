@@ -136,6 +136,8 @@ PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个�
 _ABOUT = re.compile(r"讲(?:的是|了)?(?:什么|啥|哪些)|主要内容|what (?:is|are) (?:it|they|this|that|chapter \d+|section \d+)\b.*\babout|what does (?:it|this|that) cover", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
+# A year asked for alone, not a period it closes: "2020年这一年", "in 2020 alone".
+_ONE_YEAR = re.compile(r"这一年|那一年|当年|单年|全年|一年里|\b(?:alone|that year|a single year)\b", re.I)
 # Five-year plans other than the two this plan speaks of (十三五 results, 十四五 targets), read
 # as the year each ends: the plan gives no figure for them.
 _OTHER_PERIODS = tuple((re.compile(pattern, re.I), end) for pattern, end in (
@@ -292,6 +294,7 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
         measure=measure,
         rates=tuple(t for t in lexical_tokens(q) if len(t) >= 2 and t.endswith("率")),
         places=tuple(p for p, (kind, _) in gazetteer().items() if kind != "home" and mentions(pinned, p)),
+        one_year=bool(_ONE_YEAR.search(pinned)),
         years=tuple(sorted({int(y) for y in _YEAR.findall(arabic_years(pinned))}
                            | {end for pattern, end in _OTHER_PERIODS if pattern.search(pinned)})),
         units=asked_units,

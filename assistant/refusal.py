@@ -136,7 +136,7 @@ def _unmet(reading: Reading, ranked: list[Scored], passages: Passages, evidence:
         return "topic", ""
     if reading.numeric:
         for year in reading.years:
-            if not _year_met(year, best):
+            if not _year_met(year, best, reading.one_year):
                 return "year", str(year)
         if reading.units and not any(unit in squash(text) for text in support[:1] for unit in reading.units):
             return "unit", "、".join(reading.units)
@@ -210,12 +210,14 @@ def _shares_a_word(best: Scored, reading: Reading) -> bool:
     return any(len(t) >= 2 and t in sentence and not is_home(t) for t in lexical_tokens(reading.asked or reading.own_text))
 
 
-def _year_met(year: int, best: Scored) -> bool:
+def _year_met(year: int, best: Scored, one_year: bool = False) -> bool:
     """Whether the best sentence gives a figure for that year: it names the year, or the
-    year is the one its period speaks for (2025 for targets, 2020 for 十三五 results)."""
+    year is the one its period speaks for (2025 for targets, 2020 for 十三五 results) and
+    the question does not ask for that one year alone ("2020年这一年…": the review's
+    figures run over the five years)."""
     if str(year) in arabic_years(best.statement):
         return True
-    return year == (RESULTS_YEAR if is_achievement(best.hit.chunk) else TARGET_YEAR)
+    return not one_year and year == (RESULTS_YEAR if is_achievement(best.hit.chunk) else TARGET_YEAR)
 
 
 def _states_figure(best: Scored, measure: str | None) -> bool:

@@ -78,6 +78,7 @@ class Reading:
     rates: tuple[str, ...] = ()  # rates the question names as words ("出生率")
     places: tuple[str, ...] = ()  # places other than Changning it names (静安区, 上海市, 全国)
     years: tuple[int, ...] = ()  # calendar years it names (2022, 2035)
+    one_year: bool = False  # asks for that year alone ("2020年这一年", "in 2020 alone"), not a period's figure
     units: tuple[str, ...] = ()  # units of measure it asks a figure in (亿元, 亩, 微克)
     rows: tuple[int, ...] = ()  # main-indicator rows it addresses by number ("第12项指标")
     outline_refs: tuple[tuple[int, int | None], ...] = ()  # chapters/sections it points at ("第九章")

@@ -181,3 +181,9 @@ def test_a_score_is_asked_in_points_and_stated_in_them():
     assert read_intent("几分钟能走到地铁站？").measure != "score"
     assert states_quantity("公众安全感满意度达到 96 分以上。", "score")
     assert not states_quantity("实现 15 分钟社区生活圈全覆盖", "score")
+
+
+def test_a_year_alone_is_not_the_period_it_closes():
+    assert read_intent("2020年这一年社会救助金额是多少？").one_year
+    assert read_intent("How fast did investment grow in 2020 alone?").one_year
+    assert not read_intent("十三五末的养老床位有多少张？").one_year
