@@ -136,6 +136,8 @@ PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个�
 _ABOUT = re.compile(r"讲(?:的是|了)?(?:什么|啥|哪些)|主要内容|what (?:is|are) (?:it|they|this|that|chapter \d+|section \d+)\b.*\babout|what does (?:it|this|that) cover", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
+# A metro line by its number: a name, like a road's.
+_METRO_LINE = re.compile(r"(?<!\d)\d{1,2}\s*号线")
 # A year asked for alone, not a period it closes: "2020年这一年", "in 2020 alone".
 _ONE_YEAR = re.compile(r"这一年|那一年|当年|单年|全年|一年里|\b(?:alone|that year|a single year)\b", re.I)
 # Five-year plans other than the two this plan speaks of (十三五 results, 十四五 targets), read
@@ -431,6 +433,7 @@ def _names(q: str) -> tuple[tuple[str, str], ...]:
     ("新开幼儿园"). A place or body jieba tags as such and writes with four characters or
     more ("上海动物园") is a name too."""
     known = [(way, "") for ways in bodies().values() for way in ways if says(q, way)]
+    known += [(re.sub(r"\s+", "", line), "") for line in _METRO_LINE.findall(q)]  # "15号线" names one line
     tokens = pos_tokens(q)
     # "长宁跨国公司" is Changning's 跨国公司: the plan writing 跨国公司 is enough.
     names = [(before + word, word if is_home(before) else "" if proper else before)

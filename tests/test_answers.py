@@ -132,6 +132,8 @@ def test_off_topic_question_after_a_plan_question_is_not_taken_as_a_follow_up(as
     ("光华医院搬走以后，新的医院开在哪条路上？", "address", "地址"),
     # a body the plan names (光华医院, 异地迁建), asked about what the plan says of another (同仁医院)
     ("光华医院要争创三级甲等吗？", "named_topic", "光华医院"),
+    # a metro line the plan names (15号线, among 十三五's works) asked about what it says of another (10号线)
+    ("15号线哪个站要和古北SOHO连通？", "named_topic", "15号线"),
     # one year alone, where the plan reports the five years of 十三五 (新增公共绿地 over 2016–2020)
     ("2020年那一年长宁新增了多少公共绿地？", "year", "2020"),
     # another five-year plan: 十五五 ends in 2030

@@ -187,3 +187,8 @@ def test_a_year_alone_is_not_the_period_it_closes():
     assert read_intent("2020年这一年社会救助金额是多少？").one_year
     assert read_intent("How fast did investment grow in 2020 alone?").one_year
     assert not read_intent("十三五末的养老床位有多少张？").one_year
+
+
+def test_a_metro_line_by_its_number_is_a_name():
+    assert ("15号线", "") in read_intent("轨交15号线在长宁设几个站？").names
+    assert read_intent("十四五期间新增多少个停车泊位？").names == ()
