@@ -136,6 +136,9 @@ PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个�
 _ABOUT = re.compile(r"讲(?:的是|了)?(?:什么|啥|哪些)|主要内容|what (?:is|are) (?:it|they|this|that|chapter \d+|section \d+)\b.*\babout|what does (?:it|this|that) cover", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-9]\d)(?!\d)")
+# The whole country or city as a level, not a place: "全国级别的舞剧评奖", "全市首个" name a
+# rank of something in Changning (as "national" does in English, lexicon/places.tsv).
+_LEVEL = re.compile(r"(?:全国|全市)(?=级|性|首|第一|一流|重点|示范|百强|知名|闻名)")
 # A metro line by its number: a name, like a road's.
 _METRO_LINE = re.compile(r"(?<!\d)\d{1,2}\s*号线")
 # A year asked for alone, not a period it closes: "2020年这一年", "in 2020 alone".
@@ -295,7 +298,8 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
         period=_period(arabic_years(own)) or _period(arabic_years(q)),  # its own words first: "2025年的目标呢？"
         measure=measure,
         rates=tuple(t for t in lexical_tokens(q) if len(t) >= 2 and t.endswith("率")),
-        places=tuple(p for p, (kind, _) in gazetteer().items() if kind != "home" and mentions(pinned, p)),
+        places=tuple(p for p, (kind, _) in gazetteer().items()
+                     if kind != "home" and mentions(_LEVEL.sub(" ", pinned), p)),
         one_year=bool(_ONE_YEAR.search(pinned)),
         years=tuple(sorted({int(y) for y in _YEAR.findall(arabic_years(pinned))}
                            | {end for pattern, end in _OTHER_PERIODS if pattern.search(pinned)})),

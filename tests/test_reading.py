@@ -192,3 +192,8 @@ def test_a_year_alone_is_not_the_period_it_closes():
 def test_a_metro_line_by_its_number_is_a_name():
     assert ("15号线", "") in read_intent("轨交15号线在长宁设几个站？").names
     assert read_intent("十四五期间新增多少个停车泊位？").names == ()
+
+
+def test_the_whole_country_as_a_level_is_not_a_place():
+    assert read_intent("长宁要办的那个全国级别的舞蹈比赛叫什么？").places == ()
+    assert read_intent("全国十四五期间要新增多少家高新技术企业？").places == ("全国",)
