@@ -117,6 +117,9 @@ _ROW_RUN = re.compile(r"(?:第|序号[为是]?|指标|indicators?|rows?|No\.?)\s
                       r"\s*(?:到|至|-|–|~|～|to|through)\s*(?:第|No\.?)?\s*(\d{1,2}|[一二三四五六七八九十]{1,3})", re.I)
 _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八九十]{1,3})\s*章"
                           r"(?:\s*第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节|[（(](?P<paren>[一二三四五六七八九十]{1,3})[)）])?")
+# The opening paragraph of a chapter, before its first section.
+_OPENING = re.compile(r"章(?:的)?(?:开头|开篇|导语|引言|第一段)|\b(?:opening|introduction|intro)\b", re.I)
+LAST_CHAPTER = 11  # 十一、…: "最后一章" (checked against the outline by a test)
 # A section without its chapter ("第二节讲什么？"): read in the chapter the conversation is on.
 _BARE_SECTION = re.compile(r"(?<!章)第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节|\bsection\s+\(?(?P<en>\d{1,2})\)?(?!\s+of)", re.I)
 # Words that point at a part of the plan without naming it ("这一节", "its main measures"):
@@ -274,7 +277,9 @@ def read(own_text: str, standalone: str | None = None, in_conversation: bool = F
     ask = asked if _ASKS.search(own) or q == own else q
     listing = bool(_LISTING.search(ask) or PARTS.search(ask))
     refs = _outline_refs(own) or _refs_from_conversation(own, earlier)
-    listing = listing or bool(refs and _ABOUT.search(ask))
+    # "第四章开头提到哪些类型的经济？" asks what the chapter's opening paragraph says, not
+    # for the chapter's sections.
+    listing = (listing or bool(refs and _ABOUT.search(ask))) and not (refs and _OPENING.search(own))
     asked_units = _units(own)
     measure = next((measure for measure, pattern in _ASKED.items() if pattern.search(ask)), None)
     if measure == "count" and asked_units:
@@ -376,7 +381,7 @@ def _step_row(own: str, standalone: str) -> tuple[int, ...]:
 def _outline_refs(q: str) -> tuple[tuple[int, int | None], ...]:
     """Chapters and sections the question points at: "第九章" → (9, None), "第六章第二节" → (6, 2),
     "section 2 of chapter 6" → (6, 2)."""
-    refs = []
+    refs = [(LAST_CHAPTER, None)] if re.search(r"最后一章|\b(?:the )?last chapter\b", q, re.I) else []
     for m in (m for pattern in (_OUTLINE_REF, *_OUTLINE_REF_EN) for m in pattern.finditer(q)):
         chapter = _number(m.group("chapter"))
         named = m.group("section") or (m.groupdict().get("paren"))

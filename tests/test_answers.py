@@ -169,6 +169,11 @@ def test_a_refusal_is_in_the_language_asked(assistant):
     assert not answer.answerable and "Changning" in answer.answer and answer.language == "en"
 
 
+def test_a_chapter_s_opening_is_quoted_not_its_sections(assistant):
+    answer = assistant.ask("第四章开头说要大力发展哪几种经济？")
+    assert "创新型经济" in answer.answer and answer.citations[0].chapter == 4 and answer.citations[0].section is None
+
+
 def test_a_score_asked_in_everyday_words_is_answered_in_points(assistant):
     answer = assistant.ask("夜里下班一个人走回去心里发毛，区里想让大家的安全感打到几分？")
     assert answer.answerable and "96" in answer.answer

@@ -7,6 +7,9 @@ SECTIONS_PER_CHAPTER = [3, 4, 3, 3, 5, 3, 3, 3, 8, 4, 4]
 
 def test_body_has_eleven_chapters_with_their_sections(outline):
     assert [c.number for c in outline.chapters] == list(range(1, 12))
+    from assistant.reading import LAST_CHAPTER
+
+    assert outline.chapters[-1].number == LAST_CHAPTER  # "最后一章"
     assert [len(c.sections) for c in outline.chapters] == SECTIONS_PER_CHAPTER
     assert outline.chapter(9).title == "努力创造高品质生活"
     assert outline.section(9, 6).title == "大力提升养老服务水平"

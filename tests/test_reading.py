@@ -197,3 +197,9 @@ def test_a_metro_line_by_its_number_is_a_name():
 def test_the_whole_country_as_a_level_is_not_a_place():
     assert read_intent("长宁要办的那个全国级别的舞蹈比赛叫什么？").places == ()
     assert read_intent("全国十四五期间要新增多少家高新技术企业？").places == ("全国",)
+
+
+def test_the_last_chapter_and_a_chapter_s_opening():
+    assert read_intent("最后一章讲了哪几个方面？").outline_refs == ((11, None),)
+    opening = read_intent("第八章开头提到了哪些目标？")
+    assert opening.outline_refs == ((8, None),) and not opening.listing  # the opening paragraph, not the sections
