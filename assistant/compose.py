@@ -42,6 +42,9 @@ class Found:
     verdict: Verdict
 
 
+# An English question for the parts of something: "What are the parts of…", "What does the plan list under…".
+_ASKS_PARTS_EN = re.compile(r"\b(?:parts|sections|aspects|areas|measures|tasks|list|lists|listed|covers?|includes?)\b", re.I)
+
 def english_label(chunk: Chunk) -> str:
     if chunk.kind == "indicator":
         return f"main indicator {chunk.indicator} ({chunk.lead})"
@@ -119,7 +122,7 @@ class ExtractiveComposer:
             return self._glossary(term, english)  # the appendix explains the very term asked about
         if top.kind == "glossary" and (reading.define or (reading.listing and self._glossary_term_in(reading.own_text))):
             return self._glossary(top, english)  # "四大品牌是哪四个？"; not "…哪些站点…" after "TOD是什么？"
-        if reading.listing and (parts := self._parts(top, found)):
+        if reading.listing and (parts := self._parts(top, found, english)):
             return self._listing(parts, english)
         best = ranked[0]
         if row := self.table.row_of(best.hit.chunk):
@@ -171,7 +174,7 @@ class ExtractiveComposer:
                 picked.append(candidate)
         return picked
 
-    def _parts(self, chunk: Chunk, found: Found) -> list[tuple[Chunk, str, str]]:
+    def _parts(self, chunk: Chunk, found: Found, english: bool = False) -> list[tuple[Chunk, str, str]]:
         """The parts of what the question names: the section or chapter it points at
         ("第九章有哪几节？"); a section among the best hits whose title it names; or the
         best hit's section when retrieval keeps to it and the question asks for parts
@@ -179,6 +182,13 @@ class ExtractiveComposer:
         for chapter, section in found.reading.outline_refs:
             if parts := self._parts_of(chapter, section):
                 return parts
+        # An English question for a section's parts shares no word with the Chinese titles:
+        # the section whose title its sentence model puts closest ("building a safe
+        # Changning" → 建设一流水平的平安长宁). Not for figures, names or several things at once.
+        reading = found.reading
+        if english and _ASKS_PARTS_EN.search(reading.own_text) and not (reading.numeric or reading.parts or reading.names) \
+                and (closest := self.passages.closest_title(found.query)) and (parts := self._parts_of(*closest)):
+            return parts
         names = self.passages.section_namer(found.reading, found.query)
         # The best hits' sections first, then every other: a question that names a section's
         # title ("2035年远景目标有哪几条？") asks for it wherever retrieval went.

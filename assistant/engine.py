@@ -22,7 +22,7 @@ from assistant.chunks import Chunk
 from assistant.commitments import Ledger, build_ledger
 from assistant.compose import ExtractiveComposer, Found
 from assistant.config import Settings
-from assistant.embeddings import load_model
+from assistant.embeddings import embed, load_model
 from assistant.expansion import expand
 from assistant.followup import points_back, standalone_question
 from assistant.index import PlanIndex, ensure_index
@@ -73,7 +73,7 @@ class PlanAssistant:
         outline = parse_outline(read_plan(settings.plan_path))
         # The commitments ledger answers "what is the target for X" from its structured record.
         ledger = build_ledger(outline)
-        passages = Passages(index)
+        passages = Passages(index, encode=lambda texts: embed(model, texts))
         table = IndicatorTable(index.chunks)
         composer = ExtractiveComposer(passages, table, ledger)
         return cls(settings, model, index, outline, ledger, passages, table, composer, llm=llm, second=second)

@@ -54,8 +54,10 @@ def is_achievement(chunk: Chunk) -> bool:
 class Passages:
     """The index's sentences and vocabulary, for scoring sentences against a question."""
 
-    def __init__(self, index: PlanIndex) -> None:
+    def __init__(self, index: PlanIndex, encode: Callable[[list[str]], np.ndarray] | None = None) -> None:
         self.index = index
+        self._encode = encode  # the query model, for section titles (closest_title)
+        self._titles: tuple[list[tuple[int, int]], np.ndarray] | None = None
         self._sentences_of: dict[int, list[int]] = {}
         for i, sentence in enumerate(index.sentences):
             self._sentences_of.setdefault(sentence.chunk, []).append(i)
@@ -90,6 +92,19 @@ class Passages:
         own = set(lexical_tokens(reading.own_text))
         story = own - set(lexical_tokens(reading.pinned or reading.own_text))
         return {t: self.weight(t) * (1.0 if t in own else 0.5) for t in set(query.tokens) | own if t not in story}
+
+    def closest_title(self, query: Query) -> tuple[int, int] | None:
+        """The section whose title the query's embedding is closest to (titles embedded by
+        the query model on first use), or None without a model."""
+        if self._encode is None:
+            return None
+        if self._titles is None:
+            titles = {(c.chapter, c.section): c.section_title for c in self.index.chunks
+                      if c.kind == "paragraph" and c.section is not None}
+            vectors = np.asarray(self._encode(list(titles.values())), dtype=np.float32)
+            self._titles = (list(titles), vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+        keys, vectors = self._titles
+        return keys[int(np.argmax(vectors @ query.vector))]
 
     def names_term(self, text: str) -> bool:
         """Whether the text names one of the plan's own distinctive terms."""

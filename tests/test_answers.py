@@ -169,6 +169,11 @@ def test_a_refusal_is_in_the_language_asked(assistant):
     assert not answer.answerable and "Changning" in answer.answer and answer.language == "en"
 
 
+def test_an_english_question_for_a_section_s_parts_finds_it_by_its_title(assistant):
+    answer = assistant.ask("What parts does the section on elderly care services cover?")
+    assert "优化养老机构布局" in answer.answer and {(c.chapter, c.section) for c in answer.citations} == {(9, 6)}
+
+
 def test_a_chapter_s_opening_is_quoted_not_its_sections(assistant):
     answer = assistant.ask("第四章开头说要大力发展哪几种经济？")
     assert "创新型经济" in answer.answer and answer.citations[0].chapter == 4 and answer.citations[0].section is None
