@@ -13,14 +13,15 @@ from eval.scoring import Item, load_items, score
 EVAL = Path(__file__).resolve().parent.parent / "eval"
 SETS = {name: EVAL / f"{name}.jsonl"
         for name in ("dev", "blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8",
-                     "blind9", "blind10")}
+                     "blind9", "blind10", "blind11")}
 # blind4: names and units; blind6: residents, English, multi-part, near misses; blind7: residents;
 # blind8: the plan's structure, the table, follow-ups. The others hold at least 140 items.
-SIZES = {"blind4": 70, "blind6": 130, "blind7": 120, "blind8": 110}
+SIZES = {"blind4": 70, "blind6": 130, "blind7": 120, "blind8": 110, "blind11": 120}
 # About 0.03 under the accuracy measured on each set (eval/README.md): a regression alarm.
-# blind9 is the held-out set: its floor guards the honest estimate, never a target to tune to.
+# blind9 and blind11 are held out: their floors guard the honest estimate, never a target to tune to.
 FLOORS = {"dev": 0.93, "blind": 0.94, "blind2": 0.95, "blind3": 0.90, "blind4": 0.86,
-          "blind5": 0.90, "blind6": 0.87, "blind7": 0.91, "blind8": 0.82, "blind9": 0.86, "blind10": 0.78}
+          "blind5": 0.90, "blind6": 0.87, "blind7": 0.91, "blind8": 0.86, "blind9": 0.86, "blind10": 0.78,
+          "blind11": 0.87}
 
 
 def item(**overrides) -> Item:
