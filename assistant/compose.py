@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from assistant.chunks import Chunk
 from assistant.commitments import Commitment, Ledger
 from assistant.passages import Passages, Scored, is_achievement
-from assistant.reading import PARTS, first_quantity, says
+from assistant.reading import PARTS, PARTS_EN, first_quantity, says
 from assistant.table import IndicatorTable, Row
 from assistant.text import cn_numeral, lexical_tokens, squash
 from assistant.types import Answer, Citation, Hit, Query, Question, Reading, Verdict, citation_for, source_for
@@ -42,8 +42,6 @@ class Found:
     verdict: Verdict
 
 
-# An English question for the parts of something: "What are the parts of…", "What does the plan list under…".
-_ASKS_PARTS_EN = re.compile(r"\b(?:parts|sections|aspects|areas|measures|tasks|list|lists|listed|covers?|includes?)\b", re.I)
 
 def english_label(chunk: Chunk) -> str:
     if chunk.kind == "indicator":
@@ -186,7 +184,7 @@ class ExtractiveComposer:
         # the section whose title its sentence model puts closest ("building a safe
         # Changning" → 建设一流水平的平安长宁). Not for figures, names or several things at once.
         reading = found.reading
-        if english and _ASKS_PARTS_EN.search(reading.own_text) and not (reading.numeric or reading.parts or reading.names) \
+        if english and PARTS_EN.search(reading.own_text) and not (reading.numeric or reading.parts or reading.names) \
                 and (closest := self.passages.closest_title(found.query)) and (parts := self._parts_of(*closest)):
             return parts
         names = self.passages.section_namer(found.reading, found.query)

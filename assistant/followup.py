@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from assistant.reading import names_table
-from assistant.text import PLAN_PERIOD, arabic_years, cn_to_int, lexical_tokens, normalize
+from assistant.text import PLAN_PERIOD, arabic_years, lexical_tokens, normalize, number_of
 from assistant.types import Turn
 
 # "那教育方面呢？", "还有交通呢", "那文化设施方面呢？要建哪些？", "And for elderly care?"
@@ -68,10 +68,7 @@ def _item_named(question: str, history: list[Turn] | tuple[Turn, ...]) -> tuple[
     asked = [turn.content for turn in history if turn.role == "user"]
     if not answers or not (m := _ORDINAL.search(normalize(question))) or names_table(" ".join([question, *asked[-1:]])):
         return None
-    if m.group("zh"):
-        place = int(m.group("zh")) if m.group("zh").isdigit() else cn_to_int(m.group("zh"))
-    else:
-        place = _EN_ORDINALS.index(m.group("en").lower()) + 1
+    place = number_of(m.group("zh")) if m.group("zh") else _EN_ORDINALS.index(m.group("en").lower()) + 1
     items = _items(normalize(answers[-1]))
     return (m.group(0), items[place - 1]) if place and place <= len(items) else None
 

@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.text import PLAN_PERIOD, arabic_years, cn_to_int, lexical_tokens, normalize
+from assistant.text import PLAN_PERIOD, arabic_years, lexical_tokens, normalize, number_of
 from assistant.types import Reading
 
 LEXICON = Path(__file__).with_name("lexicon")
@@ -120,6 +120,7 @@ _OUTLINE_REF = re.compile(r"第\s*(?P<chapter>\d{1,2}|[一二三四五六七八�
 # The opening paragraph of a chapter, before its first section.
 _OPENING = re.compile(r"章(?:的)?(?:开头|开篇|导语|引言|第一段)|\b(?:opening|introduction|intro)\b", re.I)
 LAST_CHAPTER = 11  # 十一、…: "最后一章" (checked against the outline by a test)
+_LAST_CHAPTER = re.compile(r"最后一章|\blast chapter\b", re.I)
 # A section without its chapter ("第二节讲什么？"): read in the chapter the conversation is on.
 _BARE_SECTION = re.compile(r"(?<!章)第\s*(?P<section>\d{1,2}|[一二三四五六七八九十]{1,3})\s*节|\bsection\s+\(?(?P<en>\d{1,2})\)?(?!\s+of)", re.I)
 # Words that point at a part of the plan without naming it ("这一节", "its main measures"):
@@ -133,8 +134,11 @@ _OUTLINE_REF_EN = (  # "chapter 11", "chapter 6, section 2", "section 2 of chapt
 _FRAME = re.compile(r"(?:在|这个|整个)?(?:规划|纲要|《纲要》|十四五规划)(?:里|中|的|正文|文本)?|提到了?|讲到了?|说到了?|写到了?|讲的|说的"
                     r"|the plan|the outline|in the plan|mentioned|discussed|explained", re.I)
 # A question for the parts of something, not for the items of a list.
+_PARTS_EN = "aspects|parts|areas|measures|tasks"
 PARTS = re.compile(r"(?:哪|几)[些几个两三四五六七八九十]{0,2}[个条项大种类件]?(?:主要|重点|具体|大)?(?:方面|部分|(?<=几)块|板块|(?<=[个大些])点|层面|领域|方向|环节|维度|原则|目标|举措|措施|内容|工作|任务|重点|功能|改革|事)"
-                   r"|包括(?:哪些|什么)|(?:which|what)(?: are)?(?: (?:its|the|their))?(?: main| key)? (?:aspects|parts|areas|measures|tasks)", re.I)
+                   rf"|包括(?:哪些|什么)|(?:which|what)(?: are)?(?: (?:its|the|their))?(?: main| key)? (?:{_PARTS_EN})", re.I)
+# An English question for the parts of something in any wording: "What does the plan list under…".
+PARTS_EN = re.compile(rf"\b(?:{_PARTS_EN}|sections|list|lists|listed|covers?|includes?)\b", re.I)
 # What a chapter or section the question points at is about ("第三节讲的是什么？"): its parts.
 _ABOUT = re.compile(r"讲(?:的是|了)?(?:什么|啥|哪些)|主要内容|what (?:is|are) (?:it|they|this|that|chapter \d+|section \d+)\b.*\babout|what does (?:it|this|that) cover", re.I)
 _WHAT = re.compile(r"是什么|是哪|分别|有哪些|哪些|what are|which", re.I)
@@ -239,9 +243,14 @@ def name_suffixes() -> tuple[str, ...]:
     return tuple(sorted(words, key=len, reverse=True))
 
 
+@lru_cache(maxsize=1)
+def _home_ways() -> frozenset[str]:
+    return frozenset(way for kind, ways in gazetteer().values() if kind == "home" for way in ways)
+
+
 def is_home(word: str) -> bool:
     """Whether the word is one of the ways to write Changning itself (长宁, 长宁区, Changning)."""
-    return any(kind == "home" and word in ways for kind, ways in gazetteer().values())
+    return word in _home_ways()
 
 
 def english_name(place: str) -> str:
@@ -381,11 +390,11 @@ def _step_row(own: str, standalone: str) -> tuple[int, ...]:
 def _outline_refs(q: str) -> tuple[tuple[int, int | None], ...]:
     """Chapters and sections the question points at: "第九章" → (9, None), "第六章第二节" → (6, 2),
     "section 2 of chapter 6" → (6, 2)."""
-    refs = [(LAST_CHAPTER, None)] if re.search(r"最后一章|\b(?:the )?last chapter\b", q, re.I) else []
+    refs = [(LAST_CHAPTER, None)] if _LAST_CHAPTER.search(q) else []
     for m in (m for pattern in (_OUTLINE_REF, *_OUTLINE_REF_EN) for m in pattern.finditer(q)):
-        chapter = _number(m.group("chapter"))
+        chapter = number_of(m.group("chapter"))
         named = m.group("section") or (m.groupdict().get("paren"))
-        section = _number(named) if named else None
+        section = number_of(named) if named else None
         if chapter:
             refs.append((chapter, section))
     # "section 3 of chapter 9" also reads as "chapter 9": the section is what is meant.
@@ -403,20 +412,16 @@ def _refs_from_conversation(own: str, earlier: tuple[str, ...]) -> tuple[tuple[i
         if refs := _outline_refs(normalize(turn)):
             chapter, section = refs[-1]
             if bare:
-                return ((chapter, _number(bare.group("section") or bare.group("en"))),)
+                return ((chapter, number_of(bare.group("section") or bare.group("en"))),)
             return ((chapter, section),)
     return ()
-
-
-def _number(text: str) -> int | None:
-    return int(text) if text.isdigit() else cn_to_int(text)
 
 
 def _rows(q: str, table_in_view: bool = True) -> tuple[int, ...]:
     """The rows the question addresses by number; a bare ordinal only `table_in_view`."""
     rows = []
     for m in _ROW_RUN.finditer(q):
-        first, last = _number(m.group(1)), _number(m.group(2))
+        first, last = number_of(m.group(1)), number_of(m.group(2))
         if first and last and 1 <= first < last <= 22:
             rows += range(first, last + 1)
     for m in _ROW.finditer(q):
@@ -425,8 +430,7 @@ def _rows(q: str, table_in_view: bool = True) -> tuple[int, ...]:
         if m.group("last"):
             rows.append(22)  # the table has 22 rows (checked against the outline by a test)
             continue
-        number = next(g for g in (m.group(1), m.group(3), m.group(4), m.group(5)) if g)
-        value = int(number) if number.isdigit() else cn_to_int(number)
+        value = number_of(next(g for g in (m.group(1), m.group(3), m.group(4), m.group(5)) if g))
         if value and 1 <= value <= 22:
             rows.append(value)
     return tuple(dict.fromkeys(rows))

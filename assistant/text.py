@@ -61,6 +61,11 @@ def cn_numeral(number: int) -> str:
     return ("" if tens == 1 else _CN_DIGITS[tens]) + "十" + (_CN_DIGITS[ones] if ones else "")
 
 
+def number_of(text: str) -> int | None:
+    """A number as a question writes it, in Arabic or Chinese numerals: 22, 二十二 → 22."""
+    return int(text) if text.isdigit() else cn_to_int(text)
+
+
 def cn_to_int(text: str) -> int | None:
     """二十二 → 22, 十五 → 15, 三 → 3, 二〇二五 → 2025 (digit by digit when there is no 十/百/千)."""
     if not text or not CN_NUMBER.fullmatch(text):
